@@ -1,0 +1,220 @@
+/* eva.h — the public C API of eva.c: BAAI's EVA vision foundation models in C.
+ *
+ * Concepts
+ *   eva_model   immutable weights + configuration (EVA ViT, optionally heads). Shareable by
+ *               many threads at once.
+ *   eva_ctx     per-thread working state for one model: thread pool and activation arena
+ *               (sized once per batch and resolution). One ctx must not be used by two threads
+ *               at the same time.
+ *   eva_status  every fallible call returns one; on failure eva_last_error() holds a one-line
+ *               message saying what was wrong and where (thread-local). The library never
+ *               exits, aborts or prints on user input.
+ *
+ * Worked example (classify one preprocessed image):
+ *
+ *     eva_model_params mp = eva_model_default_params();
+ *     eva_model *m;
+ *     if (eva_model_load("eva_21k_1k_336px_psz14_ema_89p6.pt", &mp, &m) != EVA_OK) {
+ *         fprintf(stderr, "eva: %s\n", eva_last_error()); return 1;
+ *     }
+ *     eva_ctx *ctx;
+ *     eva_ctx_create(m, 4, &ctx);                // 4 threads
+ *     eva_model_info info; eva_model_get_info(m, &info);
+ *     float *logits = malloc(sizeof(float) * info.num_classes);
+ *     eva_outputs out = {0}; out.logits = logits;
+ *     eva_forward(ctx, pixels, 1, info.img_size, &out);   // pixels: [1,3,S,S] float32
+ *     ...
+ *     eva_ctx_free(ctx); eva_model_free(m);
+ *
+ * Ownership: every buffer the library returns has exactly one release function named next to
+ * it; outputs are written into caller-provided buffers wherever the size is known in advance.
+ */
+#ifndef EVA_H
+#define EVA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EVA_BUILDING_LIBRARY)
+#define EVA_API __attribute__((visibility("default")))
+#else
+#define EVA_API
+#endif
+
+/* ============================================================================ status + errors */
+
+typedef enum eva_status {
+    EVA_OK = 0,
+    EVA_ERR_INVALID_ARG = 1,   /* a bad argument or flag value */
+    EVA_ERR_IO = 2,            /* file could not be opened, read or written */
+    EVA_ERR_FORMAT = 3,        /* file is malformed, truncated or lies about its contents */
+    EVA_ERR_UNSUPPORTED = 4,   /* valid but not supported (dtype, layout, legacy format) */
+    EVA_ERR_NOMEM = 5,         /* allocation failed or a size is absurd */
+    EVA_ERR_SHAPE = 6,         /* a tensor has the wrong shape for what it is used for */
+    EVA_ERR_MISSING = 7,       /* a required tensor/key is absent */
+    EVA_ERR_SECURITY = 8,      /* refused: e.g. a pickle global outside the allow-list */
+    EVA_ERR_CANCELLED = 9,     /* interrupted by the caller */
+    EVA_ERR_INTERNAL = 10,     /* a bug in eva.c: please report */
+} eva_status;
+
+/* Name of a status code ("invalid argument", ...). Never NULL. */
+EVA_API const char *eva_strerror(eva_status status);
+/* Message of the last failure on this thread (empty string if none). Never NULL. */
+EVA_API const char *eva_last_error(void);
+EVA_API void eva_clear_error(void);
+
+EVA_API const char *eva_version(void);
+
+/* Optional log sink for informational messages (default: none). */
+typedef void (*eva_log_fn)(int level, const char *message, void *user_data);
+EVA_API void eva_set_log_callback(eva_log_fn fn, void *user_data);
+
+/* ============================================================================ dtypes */
+
+typedef enum eva_dtype {
+    EVA_F32 = 0, EVA_F16, EVA_BF16, EVA_F64, EVA_I64, EVA_I32, EVA_I16, EVA_I8, EVA_U8, EVA_BOOL,
+    EVA_Q8,          /* eva.c's int8 weight format (per-output-channel scales) */
+    EVA_DTYPE_COUNT
+} eva_dtype;
+
+EVA_API const char *eva_dtype_name(eva_dtype dt);   /* safetensors spelling: "F32", "BF16", ... */
+EVA_API size_t eva_dtype_size(eva_dtype dt);
+
+/* ============================================================================ models */
+
+typedef struct eva_model eva_model;
+typedef struct eva_ctx eva_ctx;
+
+typedef enum eva_posemb_method {
+    EVA_POSEMB_OFFICIAL = 0,   /* EVA-01 code: bicubic a=-0.75, clamped, no antialias */
+    EVA_POSEMB_TIMM = 1,       /* timm: antialiased bicubic a=-0.5 */
+} eva_posemb_method;
+
+typedef enum eva_pooling {
+    EVA_POOL_MEAN_FCNORM = 0,  /* classifiers: mean of patch tokens -> fc_norm -> head */
+    EVA_POOL_CLS_NORM = 1,     /* CLIP vision / --use_cls: final norm over tokens, token 0 */
+    EVA_POOL_MIM = 2,          /* MIM pre-training: final norm over all tokens, lm_head */
+} eva_pooling;
+
+typedef enum eva_ckpt_policy {
+    EVA_CKPT_OFFICIAL = 0,     /* 'model' -> 'module' -> 'state_dict' -> bare (EVA-01 code) */
+    EVA_CKPT_TIMM = 1,         /* 'model_ema' -> 'model' -> 'module' -> 'state_dict' -> bare */
+} eva_ckpt_policy;
+
+typedef struct eva_model_params {
+    const char *arch;          /* registry name (official or timm); NULL: infer from the file */
+    int img_size;              /* run resolution; 0: the model's own. Must be a multiple of the patch */
+    eva_posemb_method posemb;  /* how pos_embed is resampled when img_size differs */
+    const char *ckpt_key;      /* state dict to take from a .pt ('model', 'model_ema', ...); NULL: policy */
+    eva_ckpt_policy ckpt_policy;
+    bool timm_mim_mapping;     /* MIM checkpoints: rename norm.* -> fc_norm.* (timm); else official MIM */
+    eva_dtype weight_dtype;    /* compute weights as F32 (default), or keep BF16/F16/Q8 */
+    int num_classes;           /* synthetic models: override the class count (0: registry) */
+} eva_model_params;
+
+EVA_API eva_model_params eva_model_default_params(void);
+
+/* Load weights from a .safetensors or PyTorch .pt (zip) file. Checkpoints are untrusted input:
+ * the pickle reader executes nothing and accepts only an allow-list of globals. */
+EVA_API eva_status eva_model_load(const char *path, const eva_model_params *params, eva_model **out);
+/* Build an architecture with the deterministic formula weights (golden README §7.1). */
+EVA_API eva_status eva_model_synthetic(const char *arch, const eva_model_params *params, eva_model **out);
+EVA_API void eva_model_free(eva_model *model);
+
+typedef struct eva_model_info {
+    char arch[64];             /* registry name, or "custom" */
+    char timm_name[64];
+    int width, depth, heads, mlp_hidden, patch, img_size, in_chans;
+    int num_classes;           /* 0 when there is no classifier head */
+    int embed_dim;             /* width of pre_logits / projected features */
+    int lm_dim;                /* MIM regression width (0 if none) */
+    eva_pooling pooling;
+    bool has_head, has_fc_norm, has_norm, has_mask_token, has_lm_head;
+    int64_t n_params;
+    /* Preprocessing carried by the model (official EVA-01 transform by default). */
+    float mean[3], std[3];
+    float crop_pct;
+    int resize_squash;         /* 1: squash to a square (timm 336/560), 0: shorter side */
+} eva_model_info;
+
+EVA_API eva_status eva_model_get_info(const eva_model *model, eva_model_info *out);
+
+/* Registry of named configurations. Returns the number of entries; fills *names if not NULL. */
+EVA_API int eva_registry_count(void);
+EVA_API const char *eva_registry_name(int index, const char **timm_name_out);
+
+/* ============================================================================ inference */
+
+/* Create a context with n_threads worker threads (0: all cores). */
+EVA_API eva_status eva_ctx_create(const eva_model *model, int n_threads, eva_ctx **out);
+EVA_API void eva_ctx_free(eva_ctx *ctx);
+
+/* Caller-provided output buffers; NULL entries are not computed/copied. Sizes (N = tokens incl. cls):
+ *   logits [B, num_classes], pre_logits [B, embed_dim], tokens_final [B, N, width],
+ *   cls_final [B, width] (token 0 after the last block, before any final norm),
+ *   block_out [B, N, width] (output of block `block_index`),
+ *   lm_out [B, N-1, lm_dim] (MIM: lm_head of every normed patch token). */
+typedef struct eva_outputs {
+    float *logits;
+    float *pre_logits;
+    float *tokens_final;
+    float *cls_final;
+    float *block_out;
+    int block_index;
+    float *lm_out;
+} eva_outputs;
+
+/* images: [B, 3, S, S] float32, already normalised. S: 0 means the model's img_size. */
+EVA_API eva_status eva_forward(eva_ctx *ctx, const float *images, int batch, int img_size,
+                               eva_outputs *out);
+/* Token count for a resolution (G*G + 1), or 0 if S is not a multiple of the patch. */
+EVA_API int eva_model_tokens(const eva_model *model, int img_size);
+
+/* FLOPs of one forward at resolution S (spec §1.4: 2 x MACs). */
+EVA_API double eva_model_flops(const eva_model *model, int img_size);
+
+/* ============================================================================ tensor files */
+
+/* A read-only collection of named tensors from a .safetensors or .pt file. */
+typedef struct eva_tensor_file eva_tensor_file;
+
+typedef struct eva_tensor_view {
+    const char *name;
+    eva_dtype dtype;
+    int ndim;
+    int64_t shape[8];
+    const void *data;          /* C-contiguous; valid until the file is closed */
+    size_t nbytes;
+} eva_tensor_view;
+
+EVA_API eva_status eva_tensor_file_open(const char *path, eva_tensor_file **out);
+EVA_API void eva_tensor_file_close(eva_tensor_file *f);
+EVA_API int eva_tensor_file_count(const eva_tensor_file *f);
+EVA_API eva_status eva_tensor_file_get(const eva_tensor_file *f, int index, eva_tensor_view *out);
+EVA_API eva_status eva_tensor_file_find(const eva_tensor_file *f, const char *name, eva_tensor_view *out);
+/* __metadata__ value for key, or NULL. */
+EVA_API const char *eva_tensor_file_metadata(const eva_tensor_file *f, const char *key);
+
+/* Writer: collect tensors (data is copied at add time), then write atomically (temp + rename). */
+typedef struct eva_tensor_writer eva_tensor_writer;
+EVA_API eva_status eva_tensor_writer_create(eva_tensor_writer **out);
+EVA_API eva_status eva_tensor_writer_add(eva_tensor_writer *w, const char *name, eva_dtype dtype,
+                                         int ndim, const int64_t *shape, const void *data);
+EVA_API eva_status eva_tensor_writer_set_metadata(eva_tensor_writer *w, const char *key, const char *value);
+EVA_API eva_status eva_tensor_writer_save(eva_tensor_writer *w, const char *path);
+EVA_API void eva_tensor_writer_free(eva_tensor_writer *w);
+
+/* ============================================================================ more sections
+ * Later parts of the API (preprocessing, classification, embedding, CLIP, tokenizer, training)
+ * are declared below, one section each. */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVA_H */

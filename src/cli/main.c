@@ -1,0 +1,67 @@
+/* main.c — the `eva` command: dispatch to one subcommand per file (cmd_*.c). */
+#include "cli.h"
+
+#include <string.h>
+
+int cmd_forward(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+extern const char help_forward[], help_info[], help_bench[];
+
+/* Subcommands, in the order `eva help` lists them. Add new ones here. */
+static const eva_command g_commands[] = {
+    {"forward", cmd_forward, "run a model on an input tensor and write its outputs (conformance)", help_forward},
+    {"info", cmd_info, "show what a weight file holds", help_info},
+    {"bench", cmd_bench, "measure inference speed (ms/image, GFLOP/s, peak RSS)", help_bench},
+};
+
+const eva_command *cli_find_command(const char *name) {
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        if (strcmp(g_commands[i].name, name) == 0) return &g_commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *f) {
+    fprintf(f, "eva %s — EVA vision foundation models in C\n\n"
+               "usage: eva <command> [options]   (eva help <command> for details)\n\ncommands:\n",
+            eva_version());
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        fprintf(f, "  %-14s %s\n", g_commands[i].name, g_commands[i].summary);
+    fprintf(f, "\nmodels: eva info --models lists every registered architecture.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_overview(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("eva %s\n", eva_version());
+        return 0;
+    }
+    if (strcmp(name, "help") == 0 || cli_is_help(name)) {
+        if (argc >= 3 && strcmp(name, "help") == 0) {
+            const eva_command *c = cli_find_command(argv[2]);
+            if (!c) {
+                fprintf(stderr, "eva help: unknown command '%s'\n", argv[2]);
+                return 2;
+            }
+            fputs(c->help, stdout);
+            return 0;
+        }
+        print_overview(stdout);
+        return 0;
+    }
+    const eva_command *c = cli_find_command(name);
+    if (!c) {
+        fprintf(stderr, "eva: unknown command '%s' (run 'eva help' for the list)\n", name);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            fputs(c->help, stdout);
+            return 0;
+        }
+    return c->run(argc - 1, argv + 1);
+}
