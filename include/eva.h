@@ -205,6 +205,9 @@ typedef struct eva_tensor_writer eva_tensor_writer;
 EVA_API eva_status eva_tensor_writer_create(eva_tensor_writer **out);
 EVA_API eva_status eva_tensor_writer_add(eva_tensor_writer *w, const char *name, eva_dtype dtype,
                                          int ndim, const int64_t *shape, const void *data);
+/* Same without copying: data must stay valid until save returns (used for large weights). */
+EVA_API eva_status eva_tensor_writer_add_view(eva_tensor_writer *w, const char *name, eva_dtype dtype,
+                                              int ndim, const int64_t *shape, const void *data);
 EVA_API eva_status eva_tensor_writer_set_metadata(eva_tensor_writer *w, const char *key, const char *value);
 EVA_API eva_status eva_tensor_writer_save(eva_tensor_writer *w, const char *path);
 EVA_API void eva_tensor_writer_free(eva_tensor_writer *w);
