@@ -115,6 +115,7 @@ typedef struct eva_model_params {
     bool timm_mim_mapping;     /* MIM checkpoints: rename norm.* -> fc_norm.* (timm); else official MIM */
     eva_dtype weight_dtype;    /* compute weights as F32 (default), or keep BF16/F16/Q8 */
     int num_classes;           /* synthetic models: override the class count (0: registry) */
+    int heads;                 /* custom shapes: attention heads (0: registry, file metadata, or width/64) */
 } eva_model_params;
 
 EVA_API eva_model_params eva_model_default_params(void);
@@ -175,6 +176,10 @@ EVA_API eva_status eva_forward(eva_ctx *ctx, const float *images, int batch, int
 /* Token count for a resolution (G*G + 1), or 0 if S is not a multiple of the patch. */
 EVA_API int eva_model_tokens(const eva_model *model, int img_size);
 
+/* The golden formula input (golden README §7.1): x_i = (float)(2 u_i) with NAME "input/<tag>",
+ * e.g. tag "giant/224/seed0" for [1,3,224,224]; n = B*3*S*S values in NCHW order. */
+EVA_API void eva_synthetic_input(const char *tag, float *out, size_t n);
+
 /* FLOPs of one forward at resolution S (spec §1.4: 2 x MACs). */
 EVA_API double eva_model_flops(const eva_model *model, int img_size);
 
@@ -200,6 +205,9 @@ EVA_API eva_status eva_tensor_file_find(const eva_tensor_file *f, const char *na
 /* __metadata__ value for key, or NULL. */
 EVA_API const char *eva_tensor_file_metadata(const eva_tensor_file *f, const char *key);
 
+/* Convert a view's elements (any numeric dtype) to float32; dst holds numel floats. */
+EVA_API eva_status eva_tensor_convert_f32(const eva_tensor_view *v, float *dst);
+
 /* Writer: collect tensors (data is copied at add time), then write atomically (temp + rename). */
 typedef struct eva_tensor_writer eva_tensor_writer;
 EVA_API eva_status eva_tensor_writer_create(eva_tensor_writer **out);
@@ -215,6 +223,69 @@ EVA_API void eva_tensor_writer_free(eva_tensor_writer *w);
 /* ============================================================================ more sections
  * Later parts of the API (preprocessing, classification, embedding, CLIP, tokenizer, training)
  * are declared below, one section each. */
+
+/* ============================================================================ images + preprocessing
+ *
+ * Decoding reproduces Pillow 9.4's `Image.open(f).convert('RGB')` pixel for pixel (libjpeg-turbo
+ * with accurate integer IDCT and fancy upsampling; CMYK/YCCK JPEGs with Adobe inverted CMYK;
+ * PNG grey replicated, alpha dropped without compositing, palettes expanded, 16-bit RGB/RGBA/LA
+ * reduced to the high byte, 16-bit grey clamped to 255 as Pillow's "I" -> "RGB" conversion does;
+ * WebP when built with libwebp). The format is detected from magic bytes.
+ * Limits: at most 65535 pixels per side and at most 178956970 pixels (Pillow's decompression-bomb
+ * error threshold) or eva_image_options.max_pixels; larger images fail with EVA_ERR_UNSUPPORTED
+ * before any pixel memory is allocated. Truncated or corrupt files fail with EVA_ERR_FORMAT.
+ *
+ *     eva_preprocess_params pp;
+ *     eva_preprocess_preset("eva_giant_patch14_224.clip_ft_in1k", &pp);
+ *     float *x = malloc(sizeof(float) * 3 * pp.size * pp.size);
+ *     if (eva_preprocess_file("cat.jpg", &pp, x, NULL) != EVA_OK) ...eva_last_error()...
+ */
+
+typedef struct eva_image {
+    int width, height;
+    uint8_t *data;             /* height x width x 3, RGB, row-major; release with eva_image_free */
+} eva_image;
+
+typedef struct eva_image_options {
+    bool exif_rotate;          /* apply the EXIF orientation tag (JPEG APP1 / PNG eXIf); default off */
+    int64_t max_pixels;        /* 0: the default limit above; else a smaller limit */
+} eva_image_options;
+
+/* opts may be NULL (defaults). `out` is zeroed on failure. */
+EVA_API eva_status eva_image_load(const char *path, const eva_image_options *opts, eva_image *out);
+EVA_API eva_status eva_image_decode(const void *data, size_t size, const eva_image_options *opts,
+                                    eva_image *out);
+EVA_API void eva_image_free(eva_image *img);
+
+/* Evaluation transform: resize (Pillow bicubic, fixed point), center crop, ToTensor, Normalize.
+ *   squash = 0: shorter side to floor(size / crop_pct) (aspect kept, torchvision rule), then
+ *               CenterCrop(size) (round half to even; zero padding if the image is smaller);
+ *   squash = 1: resize to floor(size / crop_pct) square (aspect not kept), then CenterCrop(size).
+ *   x = (float)(u / 255.0f - mean) / std, all in float32, layout [3, size, size]. */
+typedef struct eva_preprocess_params {
+    int size;
+    float crop_pct;
+    int squash;
+    float mean[3], std[3];
+    bool exif_rotate;
+} eva_preprocess_params;
+
+/* Preset by name: official EVA-01 registry names (eva_psz14, eva_psz14to16, eva_21k_224px_psz14,
+ * eva_21k_1k_336px_psz14_ema, eva_21k_1k_560px_psz14_ema, eva_clip_psz14), timm names with or
+ * without pretrained tag (eva_giant_patch14_224.clip_ft_in1k, eva_giant_patch14_336.clip_ft_in1k,
+ * eva_giant_patch14_336.m30m_ft_in22k_in1k, eva_giant_patch14_560.m30m_ft_in22k_in1k,
+ * eva_giant_patch14_clip_224.laion400m, ...) and the golden keys t224, t336, t560. */
+EVA_API eva_status eva_preprocess_preset(const char *name, eva_preprocess_params *out);
+/* Same with an explicit family: "official" (EVA-01 code: shorter side + crop, CLIP mean/std,
+ * crop_pct 1.0 as in the README commands) or "timm" (timm's pretrained_cfg); NULL: the family
+ * the name belongs to. */
+EVA_API eva_status eva_preprocess_preset_family(const char *name, const char *family,
+                                                eva_preprocess_params *out);
+/* out: [3, S, S] float32 (may be NULL); crop_u8: [S, S, 3] uint8 before ToTensor (may be NULL). */
+EVA_API eva_status eva_preprocess_image(const eva_image *img, const eva_preprocess_params *p,
+                                        float *out, uint8_t *crop_u8);
+EVA_API eva_status eva_preprocess_file(const char *path, const eva_preprocess_params *p,
+                                       float *out, uint8_t *crop_u8);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,10 @@
 int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_masks(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+extern const char help_preprocess[];
+extern const char help_masks[];
 extern const char help_forward[], help_info[], help_bench[];
 
 /* Subcommands, in the order `eva help` lists them. Add new ones here. */
@@ -13,6 +17,8 @@ static const eva_command g_commands[] = {
     {"forward", cmd_forward, "run a model on an input tensor and write its outputs (conformance)", help_forward},
     {"info", cmd_info, "show what a weight file holds", help_info},
     {"bench", cmd_bench, "measure inference speed (ms/image, GFLOP/s, peak RSS)", help_bench},
+    {"masks", cmd_masks, "draw EVA-01 block-wise MIM masks (safetensors, optional PNG sheet)", help_masks},
+    {"preprocess", cmd_preprocess, "decode an image and apply a model's evaluation transform (bit-exact)", help_preprocess},
 };
 
 const eva_command *cli_find_command(const char *name) {

@@ -185,3 +185,10 @@ eva_status eva_tensor_file_find(const eva_tensor_file *f, const char *name, eva_
 const char *eva_tensor_file_metadata(const eva_tensor_file *f, const char *key) {
     return f ? eva_tensor_map_get_meta(&f->map, key) : NULL;
 }
+
+eva_status eva_tensor_convert_f32(const eva_tensor_view *v, float *dst) {
+    if (!v || !dst) return eva_fail(EVA_ERR_INVALID_ARG, "null argument");
+    size_t n = 1;
+    for (int i = 0; i < v->ndim; i++) n *= (size_t)v->shape[i];
+    return eva_convert_to_f32(v->dtype, v->data, dst, n);
+}

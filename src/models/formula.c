@@ -1,0 +1,139 @@
+/* formula.c — deterministic synthetic weights (golden README §7.1): every value is
+ * (float)(offset + scale * u_i) with u_i from splitmix64 over FNV-1a(name) + i, so the
+ * full-size EVA-g can be built and checked against the reference without any download. */
+#include "models/vit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+uint64_t eva_formula_hash(const char *name) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static inline double formula_u(uint64_t s, uint64_t i) {
+    uint64_t z = s + i;
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z = z ^ (z >> 31);
+    return (double)(z >> 40) / 8388608.0 - 1.0;
+}
+
+float eva_formula_value(uint64_t s, uint64_t i, double offset, double scale) {
+    return (float)(offset + scale * formula_u(s, i));
+}
+
+void eva_formula_input(const char *tag, float *out, size_t n) {
+    char name[256];
+    snprintf(name, sizeof name, "input/%s", tag);
+    uint64_t s = eva_formula_hash(name);
+    for (size_t i = 0; i < n; i++) out[i] = (float)(2.0 * formula_u(s, i));
+}
+
+void eva_synthetic_input(const char *tag, float *out, size_t n) { eva_formula_input(tag, out, n); }
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* offset/scale of the formula table by tensor kind */
+static void formula_kind(const char *name, double *offset, double *scale) {
+    if (strstr(name, "norm") && ends_with(name, ".weight")) { *offset = 1; *scale = 0.125; }
+    else if (strstr(name, "norm") && ends_with(name, ".bias")) { *offset = 0; *scale = 0.125; }
+    else if (!strcmp(name, "cls_token") || !strcmp(name, "pos_embed") || !strcmp(name, "mask_token")) { *offset = 0; *scale = 0.0625; }
+    else if (ends_with(name, ".weight")) { *offset = 0; *scale = 0.03125; }
+    else { *offset = 0; *scale = 0.015625; }   /* biases, q_bias, v_bias */
+}
+
+typedef struct { char name[64]; int ndim; int64_t shape[4]; } spec;
+
+eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_model_params *p) {
+    int64_t D = a->width, F = a->mlp, P = a->patch, G = a->img_size / a->patch;
+    int C = p->num_classes > 0 ? p->num_classes : a->num_classes;
+    int n = 0, cap = 16 + 13 * a->depth;
+    spec *sp = eva_calloc((size_t)cap, sizeof *sp);
+    if (!sp) return EVA_ERR_NOMEM;
+#define ADD(nm, nd, ...) do { snprintf(sp[n].name, sizeof sp[n].name, "%s", nm); sp[n].ndim = nd; \
+        memcpy(sp[n].shape, (int64_t[]){__VA_ARGS__}, sizeof(int64_t) * nd); n++; } while (0)
+    char nm[64];
+    ADD("cls_token", 3, 1, 1, D);
+    ADD("pos_embed", 3, 1, G * G + 1, D);
+    ADD("patch_embed.proj.weight", 4, D, 3, P, P);
+    ADD("patch_embed.proj.bias", 1, D);
+    if (a->has_mask_token) ADD("mask_token", 3, 1, 1, D);
+    for (int l = 0; l < a->depth; l++) {
+#define BLK(suffix, nd, ...) do { snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix); ADD(nm, nd, __VA_ARGS__); } while (0)
+        BLK("norm1.weight", 1, D); BLK("norm1.bias", 1, D);
+        BLK("attn.q_bias", 1, D); BLK("attn.v_bias", 1, D);
+        BLK("attn.qkv.weight", 2, 3 * D, D);
+        BLK("attn.proj.weight", 2, D, D); BLK("attn.proj.bias", 1, D);
+        BLK("norm2.weight", 1, D); BLK("norm2.bias", 1, D);
+        BLK("mlp.fc1.weight", 2, F, D); BLK("mlp.fc1.bias", 1, F);
+        BLK("mlp.fc2.weight", 2, D, F); BLK("mlp.fc2.bias", 1, D);
+#undef BLK
+    }
+    if (a->pooling == EVA_POOL_MEAN_FCNORM) {
+        ADD("fc_norm.weight", 1, D); ADD("fc_norm.bias", 1, D);
+    } else {
+        ADD("norm.weight", 1, D); ADD("norm.bias", 1, D);
+    }
+    if (C > 0) { ADD("head.weight", 2, C, D); ADD("head.bias", 1, C); }
+    if (a->lm_dim > 0) { ADD("lm_head.weight", 2, a->lm_dim, D); ADD("lm_head.bias", 1, a->lm_dim); }
+#undef ADD
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = 1;
+        for (int d = 0; d < sp[i].ndim; d++) k *= (size_t)sp[i].shape[d];
+        total += (k + 15) & ~(size_t)15;
+    }
+    float *block = eva_aligned_alloc(total * sizeof(float));
+    if (!block) { free(sp); return EVA_ERR_NOMEM; }
+    eva_status st = eva_tensor_map_own(&m->map, block);
+    snprintf(m->map.source, sizeof m->map.source, "synthetic:%s", a->name);
+    size_t pos = 0;
+    for (int i = 0; i < n && st == EVA_OK; i++) {
+        eva_tensor t = {.dtype = EVA_F32, .ndim = sp[i].ndim, .data = block + pos};
+        size_t k = 1;
+        for (int d = 0; d < sp[i].ndim; d++) { t.shape[d] = sp[i].shape[d]; k *= (size_t)sp[i].shape[d]; }
+        eva_tensor_set_contiguous_strides(&t);
+        double off, sc;
+        formula_kind(sp[i].name, &off, &sc);
+        uint64_t h = eva_formula_hash(sp[i].name);
+        float *dst = block + pos;
+        for (size_t j = 0; j < k; j++) dst[j] = (float)(off + sc * formula_u(h, j));
+        pos += (k + 15) & ~(size_t)15;
+        st = eva_tensor_map_add(&m->map, sp[i].name, &t);
+    }
+    free(sp);
+    if (st != EVA_OK) return st;
+    char heads[16];
+    snprintf(heads, sizeof heads, "%d", a->heads);
+    eva_tensor_map_set_meta(&m->map, "eva.heads", heads);
+    return EVA_OK;
+}
+
+eva_status eva_model_synthetic(const char *arch, const eva_model_params *params, eva_model **out) {
+    *out = NULL;
+    eva_model_params p = params ? *params : eva_model_default_params();
+    const eva_arch *a = eva_arch_find(arch);
+    if (!a) return eva_fail(EVA_ERR_INVALID_ARG, "unknown architecture '%s' (eva info --models lists them)", arch ? arch : "(none)");
+    eva_model *m = eva_calloc(1, sizeof *m);
+    if (!m) return EVA_ERR_NOMEM;
+    snprintf(m->source, sizeof m->source, "synthetic:%s", a->name);
+    eva_tensor_map_init(&m->map);
+    p.arch = a->name;
+    eva_status st = eva_vit_build_synthetic(m, a, &p);
+    if (st == EVA_OK) st = eva_vit_bind(m, &p);
+    if (st != EVA_OK) {
+        eva_model_free(m);
+        return st;
+    }
+    *out = m;
+    return EVA_OK;
+}

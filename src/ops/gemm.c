@@ -1,0 +1,331 @@
+/* gemm.c — blocked, threaded fp32 GEMM driver and kernel dispatch.
+ * Shapes: C[M,N] (+)= A[M,K]·W[N,K]^T (TN, Linear layers) or A[M,K]·B[K,N] (NN).
+ *
+ * Blocking (per task = one block of <= MC rows x one chunk of N):
+ *   for k0 in K step KC:                     KC floats of every row
+ *     pack A[m0:m1, k0:k0+KC] into MR-row panels      (~300 KB, stays in L2)
+ *     for n in chunk step NR:
+ *       pack one B panel KC x NR (W^T, built on the fly from the mmapped weights; ~32 KB, L1)
+ *       for m in block step MR: micro-kernel on the MR x NR tile of C
+ * Every weight element is read from memory once per row block (once per call at batch 1) and the
+ * only copy of W^T ever held is one L1-sized panel per thread. C is re-read once per KC step;
+ * bias is added on the first K step and GELU applied on the last, inside the kernel's store.
+ *
+ * Threads: tasks = row blocks x N chunks, N chunks chosen so the task count is a multiple of the
+ * thread count (batch 1: one row block, one N chunk per thread). */
+#include "ops/gemm_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEMM_KC_MAX 512
+#define GEMM_MC_MAX 336 /* a multiple of both 14 and 6 */
+#define GEMM_KC_DEFAULT 256
+
+/* ---------------------------------------------------------------- kernel selection */
+
+static atomic_int g_kernel = -1;
+static int g_kc = GEMM_KC_DEFAULT;
+static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
+
+bool eva_gemm_kernel_available(eva_gemm_kernel k) {
+    switch (k) {
+    case EVA_GEMM_KERNEL_REF: return true;
+#if defined(__x86_64__)
+    case EVA_GEMM_KERNEL_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case EVA_GEMM_KERNEL_AVX512:
+        /* gemm_avx512.c is compiled with F/BW/DQ/VL/VNNI and may use any of them */
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+#endif
+    default: return false;
+    }
+}
+
+static void gemm_init(void) {
+    int best = eva_gemm_kernel_available(EVA_GEMM_KERNEL_AVX512) ? EVA_GEMM_KERNEL_AVX512
+               : eva_gemm_kernel_available(EVA_GEMM_KERNEL_AVX2) ? EVA_GEMM_KERNEL_AVX2
+                                                                  : EVA_GEMM_KERNEL_REF;
+    const char *env = getenv("EVA_GEMM");
+    if (env) {
+        int want = !strcmp(env, "ref") || !strcmp(env, "reference") ? EVA_GEMM_KERNEL_REF
+                   : !strcmp(env, "avx2")                           ? EVA_GEMM_KERNEL_AVX2
+                   : !strcmp(env, "avx512")                         ? EVA_GEMM_KERNEL_AVX512
+                                                                    : -1;
+        if (want >= 0 && eva_gemm_kernel_available((eva_gemm_kernel)want)) best = want;
+    }
+    /* Tuning knob for benchmarks only: K block size (multiple of 16 keeps packing full-width). */
+    const char *kc = getenv("EVA_GEMM_KC");
+    if (kc) {
+        int v = atoi(kc);
+        if (v >= 16 && v <= GEMM_KC_MAX) g_kc = v;
+    }
+    int expected = -1;
+    atomic_compare_exchange_strong(&g_kernel, &expected, best);
+}
+
+static int current_kernel(void) {
+    pthread_once(&g_init_once, gemm_init);
+    return atomic_load_explicit(&g_kernel, memory_order_relaxed);
+}
+
+bool eva_gemm_force_kernel(eva_gemm_kernel k) {
+    pthread_once(&g_init_once, gemm_init);
+    if (!eva_gemm_kernel_available(k)) return false;
+    atomic_store(&g_kernel, (int)k);
+    return true;
+}
+
+const char *eva_gemm_kernel_name(void) {
+    switch (current_kernel()) {
+    case EVA_GEMM_KERNEL_AVX512: return "avx512";
+    case EVA_GEMM_KERNEL_AVX2: return "avx2";
+    default: return "reference";
+    }
+}
+
+static const gemm_isa *current_isa(void) {
+    switch (current_kernel()) {
+#if defined(__x86_64__)
+    case EVA_GEMM_KERNEL_AVX512: return &eva_gemm_isa_avx512;
+    case EVA_GEMM_KERNEL_AVX2: return &eva_gemm_isa_avx2;
+#endif
+    default: return NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- per-thread pack buffers
+ * One fixed-size block per OS thread (A: MC_MAX x KC_MAX, B: KC_MAX x NR_MAX, ~750 KB),
+ * allocated at the thread's first GEMM and freed by the key destructor when the thread exits.
+ * posix_memalign rather than eva_malloc: a failure here is recovered from (reference path) and
+ * must not overwrite the caller's last-error message. */
+
+typedef struct gemm_bufs {
+    float *a;
+    float *b;
+} gemm_bufs;
+
+static pthread_key_t g_buf_key;
+static bool g_buf_key_ok;
+static pthread_once_t g_buf_once = PTHREAD_ONCE_INIT;
+
+static void bufs_destroy(void *p) {
+    gemm_bufs *b = p;
+    free(b->a);
+    free(b);
+}
+
+static void bufs_key_init(void) { g_buf_key_ok = pthread_key_create(&g_buf_key, bufs_destroy) == 0; }
+
+static gemm_bufs *thread_bufs(void) {
+    pthread_once(&g_buf_once, bufs_key_init);
+    if (!g_buf_key_ok) return NULL;
+    gemm_bufs *b = pthread_getspecific(g_buf_key);
+    if (b) return b;
+    b = malloc(sizeof *b);
+    if (!b) return NULL;
+    void *mem = NULL;
+    size_t a_floats = (size_t)GEMM_MC_MAX * GEMM_KC_MAX;
+    size_t b_floats = (size_t)GEMM_KC_MAX * GEMM_NR_MAX;
+    if (posix_memalign(&mem, 64, (a_floats + b_floats) * sizeof(float)) != 0) {
+        free(b);
+        return NULL;
+    }
+    b->a = mem;
+    b->b = b->a + a_floats;
+    if (pthread_setspecific(g_buf_key, b) != 0) {
+        bufs_destroy(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* ---------------------------------------------------------------- the blocked driver */
+
+typedef struct gemm_job {
+    const gemm_isa *isa;
+    int M, N, K;
+    const float *A;
+    int lda;
+    const float *B; /* W[N,K] (TN) or B[K,N] (NN) */
+    int ldb;
+    bool nn;
+    const float *bias;
+    float *C;
+    int ldc;
+    eva_gemm_epilogue epi;
+    int kc, mc, nchunks, npanels;
+} gemm_job;
+
+/* A[m0:m0+rows, k0:k0+kc] -> MR-row panels, panel p at out + p*MR*kc, element (k, i) at k*MR+i. */
+static void pack_a(int rows, int kc, const float *a, int lda, int MR, float *out) {
+    for (int p = 0; p < rows; p += MR) {
+        int mr = EVA_MIN(MR, rows - p);
+        const float *src = a + (size_t)p * (size_t)lda;
+        float *dst = out + (size_t)p * (size_t)kc;
+        for (int i = 0; i < mr; i++) {
+            const float *row = src + (size_t)i * (size_t)lda;
+            for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = row[k];
+        }
+    }
+}
+
+static void reference_block(const gemm_job *j, int m0, int m1, int n0, int n1) {
+    float *c = j->C + (size_t)m0 * (size_t)j->ldc + n0;
+    const float *a = j->A + (size_t)m0 * (size_t)j->lda;
+    if (j->nn)
+        eva_gemm_nn_ref(m1 - m0, n1 - n0, j->K, a, j->lda, j->B + n0, j->ldb, c, j->ldc,
+                        j->epi == EVA_GEMM_ACCUMULATE);
+    else
+        eva_gemm_ref(m1 - m0, n1 - n0, j->K, a, j->lda, j->B + (size_t)n0 * (size_t)j->ldb, j->ldb,
+                     j->bias ? j->bias + n0 : NULL, c, j->ldc, j->epi);
+}
+
+static void gemm_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const gemm_job *j = ctx;
+    const gemm_isa *isa = j->isa;
+    const int MR = isa->mr, NR = isa->nr;
+    int mb = task / j->nchunks, ch = task % j->nchunks;
+    int m0 = mb * j->mc, m1 = EVA_MIN(j->M, m0 + j->mc);
+    int p0 = (int)((long long)ch * j->npanels / j->nchunks);
+    int p1 = (int)((long long)(ch + 1) * j->npanels / j->nchunks);
+    int n0 = p0 * NR, n1 = EVA_MIN(j->N, p1 * NR);
+    if (m0 >= m1 || n0 >= n1) return;
+    gemm_bufs *bufs = thread_bufs();
+    if (!bufs) {
+        reference_block(j, m0, m1, n0, n1);
+        return;
+    }
+    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
+    _Alignas(64) float tbias[GEMM_NR_MAX];
+    for (int k0 = 0; k0 < j->K; k0 += j->kc) {
+        int kc = EVA_MIN(j->kc, j->K - k0);
+        bool first = k0 == 0, last = k0 + kc == j->K;
+        int flags = (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) |
+                    (first && j->bias ? GEMM_F_BIAS : 0) | (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+        pack_a(m1 - m0, kc, j->A + (size_t)m0 * (size_t)j->lda + k0, j->lda, MR, bufs->a);
+        for (int n = n0; n < n1; n += NR) {
+            int nr = EVA_MIN(NR, n1 - n);
+            if (j->nn)
+                isa->pack_nn(kc, j->B + (size_t)k0 * (size_t)j->ldb + n, j->ldb, nr, bufs->b);
+            else
+                isa->pack_tn(kc, j->B + (size_t)n * (size_t)j->ldb + k0, j->ldb, nr, bufs->b);
+            const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
+            if (bias && nr < NR) {
+                memset(tbias, 0, sizeof tbias);
+                memcpy(tbias, bias, (size_t)nr * sizeof(float));
+                bias = tbias;
+            }
+            for (int m = m0; m < m1; m += MR) {
+                int mr = EVA_MIN(MR, m1 - m);
+                const float *ap = bufs->a + (size_t)(m - m0) * (size_t)kc;
+                float *c = j->C + (size_t)m * (size_t)j->ldc + n;
+                if (nr == NR) {
+                    isa->kernel(kc, ap, bufs->b, c, j->ldc, mr, flags, bias);
+                    continue;
+                }
+                /* partial-width tile: go through a scratch tile so kernels only see full NR */
+                if (flags & GEMM_F_LOAD_C) {
+                    for (int i = 0; i < mr; i++) {
+                        memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
+                        memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+                    }
+                }
+                isa->kernel(kc, ap, bufs->b, tile, NR, mr, flags, bias);
+                for (int i = 0; i < mr; i++)
+                    memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
+            }
+        }
+    }
+}
+
+static int gcd_int(int a, int b) {
+    while (b) {
+        int t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void gemm_run(eva_pool *pool, gemm_job *j) {
+    const int MR = j->isa->mr, NR = j->isa->nr;
+    j->kc = g_kc;
+    int mblocks = (j->M + GEMM_MC_MAX - 1) / GEMM_MC_MAX;
+    int rows = (j->M + mblocks - 1) / mblocks;
+    j->mc = (rows + MR - 1) / MR * MR;
+    mblocks = (j->M + j->mc - 1) / j->mc;
+    j->npanels = (j->N + NR - 1) / NR;
+    int threads = eva_pool_threads(pool);
+    /* tiny products are not worth waking the pool */
+    if ((double)j->M * j->N * j->K < 65536.0) threads = 1;
+    j->nchunks = EVA_MIN(threads / gcd_int(mblocks, threads), j->npanels);
+    if (j->nchunks < 1) j->nchunks = 1;
+    eva_pool_run(threads > 1 ? pool : NULL, mblocks * j->nchunks, gemm_task, j);
+}
+
+/* K == 0: the product is zero, only the epilogue remains. */
+static void gemm_k0(int M, int N, const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
+    for (int m = 0; m < M; m++) {
+        float *c = C + (size_t)m * (size_t)ldc;
+        for (int n = 0; n < N; n++) {
+            float v = bias ? bias[n] : 0.0f;
+            if (epi == EVA_GEMM_ACCUMULATE) v += c[n];
+            else if (epi == EVA_GEMM_GELU) v = eva_gelu_ref(v);
+            c[n] = v;
+        }
+    }
+}
+
+void eva_gemm(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+              const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        gemm_k0(M, N, bias, C, ldc, epi);
+        return;
+    }
+    const gemm_isa *isa = current_isa();
+    if (!isa) {
+        eva_gemm_ref(M, N, K, A, lda, W, ldw, bias, C, ldc, epi);
+        return;
+    }
+    gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = W, .ldb = ldw, .nn = false,
+                  .bias = bias, .C = C, .ldc = ldc, .epi = epi};
+    gemm_run(pool, &j);
+}
+
+void eva_gemm_nn(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc, bool accumulate) {
+    if (M <= 0 || N <= 0) return;
+    eva_gemm_epilogue epi = accumulate ? EVA_GEMM_ACCUMULATE : EVA_GEMM_STORE;
+    if (K <= 0) {
+        gemm_k0(M, N, NULL, C, ldc, epi);
+        return;
+    }
+    const gemm_isa *isa = current_isa();
+    if (!isa) {
+        eva_gemm_nn_ref(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+        return;
+    }
+    gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = B, .ldb = ldb, .nn = true,
+                  .bias = NULL, .C = C, .ldc = ldc, .epi = epi};
+    gemm_run(pool, &j);
+}
+
+void eva_gelu_inplace(float *x, size_t n) {
+#if defined(__x86_64__)
+    if (current_kernel() == EVA_GEMM_KERNEL_AVX512) {
+        eva_gelu_avx512(x, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) x[i] = eva_gelu_ref(x[i]);
+}

@@ -1,0 +1,71 @@
+/* gemm.h — fp32 matrix products for the EVA forward pass.
+ *
+ * Shapes: M rows of activations (B*N tokens, e.g. 257 for one 224px image), K input features,
+ * N output features. The weights W are PyTorch's Linear layout [N, K] (out, in), used straight
+ * from the mmapped checkpoint: the fast path packs small W^T panels on the fly and never keeps
+ * a second copy of the weights.
+ *
+ *   eva_gemm     C[M,N] (+)= A[M,K] · W[N,K]^T (+ bias[N]), epilogue fused into the tile store
+ *   eva_gemm_nn  C[M,N] (+)= A[M,K] · B[K,N]              (attention / backward helpers)
+ *
+ * All matrices are row-major with leading dimensions in elements (lda >= K, ldw >= K,
+ * ldb >= N, ldc >= N). C must not overlap A, W or B. Programming errors only (no user input
+ * reaches these sizes unchecked), so nothing here returns a status.
+ *
+ * Kernels: "avx512" (14x32 register tile), "avx2" (6x16 tile, FMA), "reference" (triple loop,
+ * double accumulation). The best one this CPU supports is picked once at first use; the
+ * environment variable EVA_GEMM=ref|avx2|avx512 forces one (an unavailable choice falls back to
+ * the best available). Tests and benchmarks can also force one with eva_gemm_force_kernel().
+ *
+ * Threading: pool may be NULL (single-threaded). Work is split over blocks of N (and of M for
+ * large M) so batch-1 shapes keep every core busy. Pack buffers are per OS thread, allocated once
+ * at first use and freed when the thread exits; if that allocation fails the call quietly
+ * computes with the reference kernel instead (correct, slow). */
+#ifndef EVA_OPS_GEMM_H
+#define EVA_OPS_GEMM_H
+
+#include "base/base.h"
+
+#include <stdbool.h>
+
+typedef enum eva_gemm_epilogue {
+    EVA_GEMM_STORE = 0,        /* C = A·W^T + bias            */
+    EVA_GEMM_GELU = 1,         /* C = gelu_erf(A·W^T + bias)  exact erf GELU 0.5x(1+erf(x/sqrt2)) */
+    EVA_GEMM_ACCUMULATE = 2,   /* C = C + A·W^T + bias        (residual add in place) */
+} eva_gemm_epilogue;
+
+/* Reference: double accumulation over k, then (float) sum + bias (+ C), GELU via libm erff. */
+void eva_gemm_ref(int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+                  const float *bias /* may be NULL */, float *C, int ldc, eva_gemm_epilogue epi);
+void eva_gemm(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+              const float *bias, float *C, int ldc, eva_gemm_epilogue epi);
+
+/* Plain C = A[M,K]·B[K,N] (accumulate: C += A·B), B row-major and not transposed. */
+void eva_gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                     bool accumulate);
+void eva_gemm_nn(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc, bool accumulate);
+
+/* Which kernel the dispatcher picked: "avx512", "avx2" or "reference". */
+const char *eva_gemm_kernel_name(void);
+
+/* ---------------------------------------------------------------- kernel selection (tests) */
+typedef enum eva_gemm_kernel {
+    EVA_GEMM_KERNEL_REF = 0,
+    EVA_GEMM_KERNEL_AVX2 = 1,
+    EVA_GEMM_KERNEL_AVX512 = 2,
+} eva_gemm_kernel;
+
+bool eva_gemm_kernel_available(eva_gemm_kernel k);   /* compiled in and supported by this CPU */
+/* Use kernel k from now on (process-wide; do not call while another thread is inside eva_gemm).
+ * Returns false, changing nothing, when k is not available. */
+bool eva_gemm_force_kernel(eva_gemm_kernel k);
+
+/* ---------------------------------------------------------------- GELU
+ * Exact-erf GELU 0.5·x·(1 + erf(x/√2)). eva_gelu_ref uses libm erff; eva_gelu_inplace is the
+ * vectorised version the fast GEMM epilogue uses (within a few float ulps of the reference, see
+ * gemm_gelu_avx512.c), usable on its own for an unfused GELU. */
+float eva_gelu_ref(float x);
+void eva_gelu_inplace(float *x, size_t n);
+
+#endif /* EVA_OPS_GEMM_H */

@@ -1,0 +1,141 @@
+/* gemm_avx512.c — AVX-512 fp32 micro-kernel (14 x 32 register tile) and B-panel packing.
+ * Shapes: one tile C[mr<=14, 32] (+)= Ap[kc][14] · Bp[kc][32] (layouts in gemm_internal.h).
+ *
+ * Why 14 x 32: 28 accumulators + 2 B vectors + 1 broadcast fill the 32 zmm registers; each k
+ * step is 2 vector loads and 14 broadcast-FMAs pairs (28 vfmadd231ps, the broadcast folded into
+ * the FMA as a {1to16} memory operand), so the two FMA ports stay saturated while the loads stay
+ * well under two per cycle. EVA's N (1408, 4224, 6144, 1000) are multiples of 32, and the row
+ * count is a compile-time constant per kernel instance so M = 257 (= 18*14 + 5) wastes nothing.
+ * Compiled with -mavx512f/bw/dq/vl/vnni; only called after the run-time CPU check in gemm.c. */
+#include "ops/gemm_internal.h"
+
+#include <immintrin.h>
+
+#define MR 14
+#define NR 32
+
+/* ---------------------------------------------------------------- micro-kernel */
+
+static inline __attribute__((always_inline)) void tile_store(__m512 x, float *c, int flags, __m512 bias) {
+    if (flags & GEMM_F_BIAS) x = _mm512_add_ps(x, bias);
+    if (flags & GEMM_F_LOAD_C) x = _mm512_add_ps(x, _mm512_loadu_ps(c));
+    if (flags & GEMM_F_GELU) {
+        _Alignas(64) float t[16];
+        _mm512_store_ps(t, x);
+        eva_gelu_avx512(t, 16);
+        x = _mm512_load_ps(t);
+    }
+    _mm512_storeu_ps(c, x);
+}
+
+static inline __attribute__((always_inline)) void tile_kernel(const int mr, int kc, const float *ap, const float *bp,
+                                                              float *c, int ldc, int flags, const float *bias) {
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        c0[i] = _mm512_setzero_ps();
+        c1[i] = _mm512_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(bp);
+        __m512 b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 14
+        for (int i = 0; i < mr; i++) {
+            __m512 a = _mm512_set1_ps(ap[i]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+        ap += MR;
+        bp += NR;
+    }
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (flags & GEMM_F_BIAS) {
+        bias0 = _mm512_loadu_ps(bias);
+        bias1 = _mm512_loadu_ps(bias + 16);
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        tile_store(c0[i], c + (size_t)i * (size_t)ldc, flags, bias0);
+        tile_store(c1[i], c + (size_t)i * (size_t)ldc + 16, flags, bias1);
+    }
+}
+
+#define KERNEL_CASE(R) \
+    case R: tile_kernel(R, kc, ap, bp, c, ldc, flags, bias); break;
+
+static void kernel_avx512(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
+                          const float *bias) {
+    switch (mr) {
+        KERNEL_CASE(1) KERNEL_CASE(2) KERNEL_CASE(3) KERNEL_CASE(4) KERNEL_CASE(5) KERNEL_CASE(6) KERNEL_CASE(7)
+        KERNEL_CASE(8) KERNEL_CASE(9) KERNEL_CASE(10) KERNEL_CASE(11) KERNEL_CASE(12) KERNEL_CASE(13)
+    default: tile_kernel(MR, kc, ap, bp, c, ldc, flags, bias); break;
+    }
+}
+
+/* ---------------------------------------------------------------- packing */
+
+/* In-register 16x16 transpose: r[i] holds row i on entry, column i on exit (64 shuffles). */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* r[4g+q], 128-bit lane L = rows 4g..4g+3 of column 4L+q: a 4x4 transpose of lanes */
+    for (int q = 0; q < 4; q++) {
+        __m512 u0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44);
+        __m512 u1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44);
+        __m512 u3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
+        t[q] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[4 + q] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        t[8 + q] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + q] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* out[k*32 + j] = w[j*ldw + k] for j < nr (zero for j >= nr), k < kc: W^T built 16x16 at a time. */
+static void pack_tn_avx512(int kc, const float *w, int ldw, int nr, float *out) {
+    for (int k = 0; k < kc; k += 16) {
+        int kk = EVA_MIN(16, kc - k);
+        __mmask16 m = (__mmask16)(kk == 16 ? 0xFFFFu : (1u << kk) - 1u);
+        for (int h = 0; h < 2; h++) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                int row = h * 16 + i;
+                r[i] = row < nr ? _mm512_maskz_loadu_ps(m, w + (size_t)row * (size_t)ldw + k) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int i = 0; i < kk; i++) _mm512_store_ps(out + (size_t)(k + i) * NR + h * 16, r[i]);
+        }
+    }
+}
+
+/* out[k*32 + j] = b[k*ldb + j] for j < nr (zero for j >= nr). */
+static void pack_nn_avx512(int kc, const float *b, int ldb, int nr, float *out) {
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
+    for (int k = 0; k < kc; k++) {
+        const float *src = b + (size_t)k * (size_t)ldb;
+        _mm512_store_ps(out + (size_t)k * NR, _mm512_maskz_loadu_ps(m0, src));
+        _mm512_store_ps(out + (size_t)k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    }
+}
+
+const gemm_isa eva_gemm_isa_avx512 = {
+    .name = "avx512",
+    .mr = MR,
+    .nr = NR,
+    .kernel = kernel_avx512,
+    .pack_tn = pack_tn_avx512,
+    .pack_nn = pack_nn_avx512,
+};

@@ -1,0 +1,38 @@
+/* gemm_internal.h — the contract between the blocked GEMM driver (gemm.c) and the per-ISA
+ * micro-kernels (gemm_avx512.c, gemm_avx2.c). Not for use outside src/ops/gemm*.c.
+ *
+ * Packed layouts (MR, NR = the ISA's register tile):
+ *   A panel  ap[k*MR + i]  = A[m0+i, k0+k]   i < mr (rows >= mr are never read)
+ *   B panel  bp[k*NR + j]  = W[n0+j, k0+k]   (TN) or B[k0+k, n0+j] (NN); j >= nr is zero
+ * The kernel computes the MR x NR tile acc = sum_k ap[k,i]·bp[k,j] for the first mr rows and all
+ * NR columns (the driver routes partial-width tiles through a scratch tile), then stores
+ *   c = acc (+ c if GEMM_F_LOAD_C) (+ bias[j] if GEMM_F_BIAS), then GELU if GEMM_F_GELU. */
+#ifndef EVA_OPS_GEMM_INTERNAL_H
+#define EVA_OPS_GEMM_INTERNAL_H
+
+#include "ops/gemm.h"
+
+enum { GEMM_F_LOAD_C = 1, GEMM_F_BIAS = 2, GEMM_F_GELU = 4 };
+
+#define GEMM_MR_MAX 14
+#define GEMM_NR_MAX 32
+
+typedef struct gemm_isa {
+    const char *name;
+    int mr, nr;
+    /* one MR x NR tile, kc >= 1, 1 <= mr <= MR; bias (NR floats) used only with GEMM_F_BIAS */
+    void (*kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
+                   const float *bias);
+    /* B panel from W[N,K] rows (w points at W[n0, k0]) and from B[K,N] (b points at B[k0, n0]) */
+    void (*pack_tn)(int kc, const float *w, int ldw, int nr, float *out);
+    void (*pack_nn)(int kc, const float *b, int ldb, int nr, float *out);
+} gemm_isa;
+
+/* Each is defined only when its ISA file is compiled (x86-64); the driver checks the CPU. */
+extern const gemm_isa eva_gemm_isa_avx512;
+extern const gemm_isa eva_gemm_isa_avx2;
+
+/* Vectorised exact-erf GELU over n floats (AVX-512 version; call only after the CPU check). */
+void eva_gelu_avx512(float *x, size_t n);
+
+#endif /* EVA_OPS_GEMM_INTERNAL_H */
