@@ -287,6 +287,23 @@ EVA_API eva_status eva_preprocess_image(const eva_image *img, const eva_preproce
 EVA_API eva_status eva_preprocess_file(const char *path, const eva_preprocess_params *p,
                                        float *out, uint8_t *crop_u8);
 
+/* ============================================================================ text tokenizer */
+
+/* The CLIP BPE tokenizer of EVA-CLIP (open_clip SimpleTokenizer, clean='lower', as returned by
+ * get_tokenizer('EVA01-g-14')): ftfy-style repair, html.unescape x2, whitespace collapse,
+ * lower-case, regex pre-tokenisation, byte-level BPE over the 49,408-token vocabulary, which is
+ * embedded in the library (no file needed). Thread-safe; the vocabulary is built on first use.
+ *
+ * eva_tokenize writes exactly `context` ids (CLIP: 77): 49406 <start_of_text>, the BPE ids,
+ * 49407 <end_of_text>, then zeros. Longer texts are truncated to `context` ids with the last one
+ * forced to 49407 (open_clip / EVA-CLIP behaviour). *n_tokens_out (may be NULL) receives the
+ * number of non-padding ids (<= context). text is UTF-8 of `len` bytes (no NUL needed); invalid
+ * sequences become U+FFFD as Python's bytes.decode('utf-8', 'replace'). context in [2, 2^20]. */
+EVA_API eva_status eva_tokenize(const char *text, size_t len, int32_t *ids, int context, int *n_tokens_out);
+/* The BPE ids alone (no specials, no truncation): writes min(total, cap) ids and sets
+ * *n_ids_out to the total (call with cap 0 to measure). */
+EVA_API eva_status eva_tokenize_encode(const char *text, size_t len, int32_t *ids, size_t cap, size_t *n_ids_out);
+
 #ifdef __cplusplus
 }
 #endif

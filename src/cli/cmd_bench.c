@@ -1,4 +1,108 @@
-/* cmd_bench.c — placeholder while the command is written. */
+/* cmd_bench.c — `eva bench`: inference speed of a model at a size and batch: warm-up, then
+ * repetitions; prints ms/image, images/s, GFLOP/s (spec §1.4 FLOPs) and peak RSS. */
 #include "cli.h"
-const char help_bench[] = "eva bench: not yet available\n";
-int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; return cli_error("bench", "not implemented yet"); }
+#include "cli_model.h"
+#include "base/base.h"
+#include "ops/gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char help_bench[] =
+    "usage: eva bench (--synthetic --arch NAME | --model FILE) [--size S] [--batch B]\n"
+    "                 [-t THREADS] [--reps R] [--warmup W] [--json]\n"
+    "\n"
+    "Measures the forward pass: builds the model (formula weights with --synthetic, so no\n"
+    "download is needed), runs W warm-up passes (default 1) and R timed passes (default 3) on\n"
+    "the golden formula input, and prints the median ms/image, images/s, GFLOP/s (FLOPs =\n"
+    "2 x MACs of spec §1.4) and peak RSS. --json prints one JSON object per run with\n"
+    "ms_per_image, images_per_s, gflops, peak_rss_mb and the configuration.\n"
+    "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *cmd = "bench";
+    cli_model_opts mo;
+    cli_model_opts_init(&mo);
+    int batch = 1, reps = 3, warmup = 1;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_model_opts_parse(cmd, &mo, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(argv[i], "--batch") || !strcmp(argv[i], "-b")) {
+            if (!cli_take_int(cmd, argc, argv, &i, &batch)) return 2;
+            if (batch < 1 || batch > 4096) return cli_usage(cmd, "--batch must be in 1..4096");
+        } else if (!strcmp(argv[i], "--reps")) {
+            if (!cli_take_int(cmd, argc, argv, &i, &reps)) return 2;
+            if (reps < 1 || reps > 1000) return cli_usage(cmd, "--reps must be in 1..1000");
+        } else if (!strcmp(argv[i], "--warmup")) {
+            if (!cli_take_int(cmd, argc, argv, &i, &warmup)) return 2;
+            if (warmup < 0 || warmup > 100) return cli_usage(cmd, "--warmup must be in 0..100");
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else {
+            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (cli_model_opts_check(cmd, &mo) != 0) return 2;
+    double t0 = eva_now_seconds();
+    eva_model *model;
+    if (cli_model_open(cmd, &mo, &model) != EVA_OK) return 1;
+    double load_s = eva_now_seconds() - t0;
+    eva_model_info info;
+    eva_model_get_info(model, &info);
+    int S = info.img_size, B = batch;
+    float *images = cli_formula_input("bench", B, S);
+    eva_outputs out = {0};
+    out.pre_logits = malloc(sizeof(float) * (size_t)B * info.width);
+    eva_ctx *ctx = NULL;
+    double *times = calloc((size_t)reps, sizeof(double));
+    eva_status st = EVA_OK;
+    if (!images || !out.pre_logits || !times) {
+        st = EVA_ERR_NOMEM;
+    } else {
+        st = eva_ctx_create(model, mo.threads, &ctx);
+        if (!json) {
+            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s (load %.1f s)\n", info.arch, S,
+                    S, B, mo.threads ? mo.threads : eva_cpu_count(), eva_gemm_kernel_name(), load_s);
+        }
+        for (int r = 0; r < warmup && st == EVA_OK; r++) st = eva_forward(ctx, images, B, S, &out);
+        for (int r = 0; r < reps && st == EVA_OK; r++) {
+            double a = eva_now_seconds();
+            st = eva_forward(ctx, images, B, S, &out);
+            times[r] = eva_now_seconds() - a;
+            if (!json) fprintf(stderr, "  run %d: %.1f ms\n", r + 1, times[r] * 1e3);
+        }
+    }
+    int rc = 0;
+    if (st != EVA_OK) {
+        rc = cli_lib_error(cmd, st);
+    } else {
+        qsort(times, (size_t)reps, sizeof(double), cmp_double);
+        double med = times[reps / 2];
+        double flops = eva_model_flops(model, S) * B;
+        double ms_img = med * 1e3 / B, ips = B / med, gflops = flops / med / 1e9;
+        double rss_mb = eva_peak_rss_bytes() / 1048576.0;
+        if (json) {
+            printf("{\"arch\":\"%s\",\"size\":%d,\"batch\":%d,\"threads\":%d,\"dtype\":\"f32\",\"kernel\":\"%s\","
+                   "\"ms_per_image\":%.3f,\"images_per_s\":%.4f,\"gflops\":%.2f,\"gflop_per_image\":%.3f,"
+                   "\"peak_rss_mb\":%.1f,\"reps\":%d,\"best_ms\":%.3f,\"load_s\":%.3f}\n",
+                   info.arch, S, B, mo.threads ? mo.threads : eva_cpu_count(), eva_gemm_kernel_name(), ms_img, ips,
+                   gflops, eva_model_flops(model, S) / 1e9, rss_mb, reps, times[0] * 1e3, load_s);
+        } else {
+            printf("%s %dpx batch %d: %.1f ms/image, %.3f images/s, %.1f GFLOP/s (%.1f GFLOP/image), peak RSS %.0f MB\n",
+                   info.arch, S, B, ms_img, ips, gflops, eva_model_flops(model, S) / 1e9, rss_mb);
+        }
+    }
+    free(times);
+    free(images);
+    free(out.pre_logits);
+    eva_ctx_free(ctx);
+    eva_model_free(model);
+    return rc;
+}

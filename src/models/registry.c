@@ -26,6 +26,9 @@ static const eva_arch g_archs[] = {
      1000, 0, EVA_POOL_MEAN_FCNORM, false, 0.9f, 0, false, "imagenet1k", "eva_clip_vis_enc_sz224_ftcls_89p1.pt"},
     {"eva_giant_patch14_336.clip_ft_in1k", "eva_giant_patch14_336.clip_ft_in1k", "eva_giant_patch14_336", G, 14, 336, 1000, 0,
      EVA_POOL_MEAN_FCNORM, false, 1.0f, 1, false, "imagenet1k", "eva_clip_vis_enc_sz336_ftcls_89p4.pt"},
+    /* the golden tiny configuration (width 192, depth 3, 3 heads): tests, examples, debugging */
+    {"eva_tiny_test", NULL, NULL, 192, 3, 3, 832, 14, 224, 10, 0, EVA_POOL_MEAN_FCNORM, false, 1.0f, 0, false, "none",
+     "synthetic (golden tiny shape)"},
 };
 #undef G
 
