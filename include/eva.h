@@ -183,6 +183,22 @@ EVA_API void eva_synthetic_input(const char *tag, float *out, size_t n);
 /* FLOPs of one forward at resolution S (spec §1.4: 2 x MACs). */
 EVA_API double eva_model_flops(const eva_model *model, int img_size);
 
+/* ============================================================================ conversion */
+
+/* Write the model's weights (as bound: converted, pos_embed at the loaded size) to one
+ * safetensors file with timm/official names and __metadata__ (architecture, heads, pooling,
+ * preprocessing, labels, provenance) so that loading it needs no flags. dtype: F32, F16, BF16. */
+EVA_API eva_status eva_model_save(const eva_model *model, const char *path, eva_dtype dtype, const char *provenance);
+
+typedef enum eva_patch_method {
+    EVA_PATCH_OFFICIAL = 0,    /* EVA-01 interpolate_patch_14to16: bicubic a=-0.75 per kernel slice */
+    EVA_PATCH_PINV = 1,        /* timm resample_patch_embed: pseudo-inverse of the antialiased resize */
+} eva_patch_method;
+
+/* Patch 14 -> 16 conversion of a checkpoint (kernel resampled, pos_embed to a 14x14 grid). */
+EVA_API eva_status eva_patch14to16(const char *in_path, const char *out_path, eva_patch_method method,
+                                   const eva_model_params *params);
+
 /* ============================================================================ tensor files */
 
 /* A read-only collection of named tensors from a .safetensors or .pt file. */

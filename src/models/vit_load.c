@@ -152,7 +152,11 @@ static eva_status infer_config(eva_model *m, const eva_model_params *p) {
     /* heads are not visible in the weights: flag, registry, file metadata, then width/64 */
     int heads = p->heads;
     const eva_arch *a = p->arch ? eva_arch_find(p->arch) : NULL;
-    if (!a && eva_tensor_map_get_meta(&m->map, "eva.arch")) a = eva_arch_find(eva_tensor_map_get_meta(&m->map, "eva.arch"));
+    if (!a && eva_tensor_map_get_meta(&m->map, "eva.arch")) {
+        /* the file's own record counts only while its shapes agree with that entry */
+        const eva_arch *r = eva_arch_find(eva_tensor_map_get_meta(&m->map, "eva.arch"));
+        if (r && r->width == c->width && r->depth == c->depth && r->mlp == c->mlp && r->patch == c->patch) a = r;
+    }
     if (!heads && a && a->width == c->width) heads = a->heads;
     if (!heads) heads = meta_int(m, "eva.heads");
     if (!heads) heads = meta_int(m, "num_heads");
