@@ -173,6 +173,14 @@ typedef struct eva_outputs {
 /* images: [B, 3, S, S] float32, already normalised. S: 0 means the model's img_size. */
 EVA_API eva_status eva_forward(eva_ctx *ctx, const float *images, int batch, int img_size,
                                eva_outputs *out);
+/* Per-op time accounting (for `eva bench --profile`): off by default. GELU is fused into the
+ * fc1 GEMM's epilogue and counted there; "other" is patch embedding glue, pooling, copies. */
+typedef enum eva_prof_kind {
+    EVA_PROF_GEMM = 0, EVA_PROF_ATTENTION, EVA_PROF_LAYERNORM, EVA_PROF_OTHER, EVA_PROF_COUNT
+} eva_prof_kind;
+EVA_API void eva_ctx_set_profiling(eva_ctx *ctx, bool on);   /* also resets the counters */
+EVA_API eva_status eva_ctx_profile(const eva_ctx *ctx, double seconds[EVA_PROF_COUNT]);
+
 /* Token count for a resolution (G*G + 1), or 0 if S is not a multiple of the patch. */
 EVA_API int eva_model_tokens(const eva_model *model, int img_size);
 

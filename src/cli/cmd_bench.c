@@ -4,19 +4,25 @@
 #include "cli_model.h"
 #include "base/base.h"
 #include "ops/gemm.h"
+#include "ops/peak.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 const char help_bench[] =
     "usage: eva bench (--synthetic --arch NAME | --model FILE) [--size S] [--batch B]\n"
-    "                 [-t THREADS] [--reps R] [--warmup W] [--json]\n"
+    "                 [-t THREADS] [--reps R] [--warmup W] [--json] [--profile]\n"
+    "       eva bench --peak [-t THREADS] [--json]\n"
     "\n"
     "Measures the forward pass: builds the model (formula weights with --synthetic, so no\n"
     "download is needed), runs W warm-up passes (default 1) and R timed passes (default 3) on\n"
     "the golden formula input, and prints the median ms/image, images/s, GFLOP/s (FLOPs =\n"
     "2 x MACs of spec §1.4) and peak RSS. --json prints one JSON object per run with\n"
-    "ms_per_image, images_per_s, gflops, peak_rss_mb and the configuration.\n"
+    "ms_per_image, images_per_s, gflops, peak_gflops, pct_of_peak, peak_rss_mb and the\n"
+    "configuration. The peak is measured by a built-in probe (independent FMA chains on every\n"
+    "thread, the rate a perfect fp32 kernel could reach); --peak prints only that.\n"
+    "--profile adds the time per op family: GEMM (GELU is fused into it), attention,\n"
+    "LayerNorm, other.\n"
     "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
 
 static int cmp_double(const void *a, const void *b) {
@@ -29,7 +35,7 @@ int cmd_bench(int argc, char **argv) {
     cli_model_opts mo;
     cli_model_opts_init(&mo);
     int batch = 1, reps = 3, warmup = 1;
-    bool json = false;
+    bool json = false, peak_only = false, profile = false;
     for (int i = 1; i < argc; i++) {
         int r = cli_model_opts_parse(cmd, &mo, argc, argv, &i);
         if (r < 0) return 2;
@@ -45,9 +51,24 @@ int cmd_bench(int argc, char **argv) {
             if (warmup < 0 || warmup > 100) return cli_usage(cmd, "--warmup must be in 0..100");
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--peak")) {
+            peak_only = true;
+        } else if (!strcmp(argv[i], "--profile")) {
+            profile = true;
         } else {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         }
+    }
+    int threads = mo.threads ? mo.threads : eva_cpu_count();
+    eva_pool *probe_pool = NULL;
+    if (eva_pool_create(threads, &probe_pool) != EVA_OK) return cli_lib_error(cmd, EVA_ERR_NOMEM);
+    const char *isa = "?";
+    double peak = eva_peak_fp32_gflops(probe_pool, 0.3, &isa);
+    eva_pool_free(probe_pool);
+    if (peak_only) {
+        if (json) printf("{\"peak_gflops\":%.1f,\"threads\":%d,\"isa\":\"%s\",\"dtype\":\"f32\"}\n", peak, threads, isa);
+        else printf("fp32 FMA peak: %.1f GFLOP/s on %d threads (%s)\n", peak, threads, isa);
+        return 0;
     }
     if (cli_model_opts_check(cmd, &mo) != 0) return 2;
     double t0 = eva_now_seconds();
@@ -69,9 +90,10 @@ int cmd_bench(int argc, char **argv) {
         st = eva_ctx_create(model, mo.threads, &ctx);
         if (!json) {
             fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s (load %.1f s)\n", info.arch, S,
-                    S, B, mo.threads ? mo.threads : eva_cpu_count(), eva_gemm_kernel_name(), load_s);
+                    S, B, threads, eva_gemm_kernel_name(), load_s);
         }
         for (int r = 0; r < warmup && st == EVA_OK; r++) st = eva_forward(ctx, images, B, S, &out);
+        if (profile && st == EVA_OK) eva_ctx_set_profiling(ctx, true);
         for (int r = 0; r < reps && st == EVA_OK; r++) {
             double a = eva_now_seconds();
             st = eva_forward(ctx, images, B, S, &out);
@@ -88,15 +110,31 @@ int cmd_bench(int argc, char **argv) {
         double flops = eva_model_flops(model, S) * B;
         double ms_img = med * 1e3 / B, ips = B / med, gflops = flops / med / 1e9;
         double rss_mb = eva_peak_rss_bytes() / 1048576.0;
+        double prof[EVA_PROF_COUNT] = {0}, prof_sum = 0;
+        if (profile) {
+            eva_ctx_profile(ctx, prof);
+            for (int k = 0; k < EVA_PROF_COUNT; k++) prof_sum += prof[k];
+        }
+        static const char *prof_names[EVA_PROF_COUNT] = {"gemm", "attention", "layernorm", "other"};
         if (json) {
             printf("{\"arch\":\"%s\",\"size\":%d,\"batch\":%d,\"threads\":%d,\"dtype\":\"f32\",\"kernel\":\"%s\","
                    "\"ms_per_image\":%.3f,\"images_per_s\":%.4f,\"gflops\":%.2f,\"gflop_per_image\":%.3f,"
-                   "\"peak_rss_mb\":%.1f,\"reps\":%d,\"best_ms\":%.3f,\"load_s\":%.3f}\n",
-                   info.arch, S, B, mo.threads ? mo.threads : eva_cpu_count(), eva_gemm_kernel_name(), ms_img, ips,
-                   gflops, eva_model_flops(model, S) / 1e9, rss_mb, reps, times[0] * 1e3, load_s);
+                   "\"peak_gflops\":%.1f,\"pct_of_peak\":%.1f,\"peak_rss_mb\":%.1f,\"reps\":%d,\"best_ms\":%.3f,"
+                   "\"load_s\":%.3f",
+                   info.arch, S, B, threads, eva_gemm_kernel_name(), ms_img, ips, gflops,
+                   eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
+            if (profile)
+                for (int k = 0; k < EVA_PROF_COUNT; k++)
+                    printf(",\"profile_%s_pct\":%.1f", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0);
+            printf("}\n");
         } else {
-            printf("%s %dpx batch %d: %.1f ms/image, %.3f images/s, %.1f GFLOP/s (%.1f GFLOP/image), peak RSS %.0f MB\n",
-                   info.arch, S, B, ms_img, ips, gflops, eva_model_flops(model, S) / 1e9, rss_mb);
+            printf("%s %dpx batch %d: %.1f ms/image, %.3f images/s, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 peak "
+                   "(%.1f GFLOP/image), peak RSS %.0f MB\n",
+                   info.arch, S, B, ms_img, ips, gflops, 100 * gflops / peak, peak, eva_model_flops(model, S) / 1e9, rss_mb);
+            if (profile)
+                for (int k = 0; k < EVA_PROF_COUNT; k++)
+                    printf("  %-10s %6.1f%%  %8.1f ms/pass\n", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0,
+                           prof[k] * 1e3 / reps);
         }
     }
     free(times);

@@ -21,6 +21,9 @@ struct eva_ctx {
     eva_arena arena;
     int arena_batch, arena_size;   /* what the arena is sized for */
     bool reference;
+    bool profiling;
+    double prof[EVA_PROF_COUNT];   /* seconds per op family since the last reset */
+    double prof_total;
     float *x, *h, *qkv, *o, *f, *cols, *pooled;
 };
 
@@ -68,19 +71,49 @@ static eva_status ensure_arena(eva_ctx *c, int B, int S) {
     return EVA_OK;
 }
 
+void eva_ctx_set_profiling(eva_ctx *c, bool on) {
+    if (!c) return;
+    c->profiling = on;
+    memset(c->prof, 0, sizeof c->prof);
+    c->prof_total = 0;
+}
+
+eva_status eva_ctx_profile(const eva_ctx *c, double seconds[EVA_PROF_COUNT]) {
+    if (!c || !seconds) return eva_fail(EVA_ERR_INVALID_ARG, "null argument");
+    memcpy(seconds, c->prof, sizeof c->prof);
+    return EVA_OK;
+}
+
+/* Profiling: time each op family only when asked (two clock reads per op otherwise skipped). */
+#define PROF_BEGIN(c) double prof_t0_ = (c)->profiling ? eva_now_seconds() : 0
+#define PROF_END(c, k) do { if ((c)->profiling) (c)->prof[k] += eva_now_seconds() - prof_t0_; } while (0)
+
 static void linear(eva_ctx *c, int M, int N, int K, const float *A, const float *W, const float *bias, float *C,
                    eva_gemm_epilogue epi) {
+    PROF_BEGIN(c);
     if (c->reference)
         eva_gemm_ref(M, N, K, A, K, W, K, bias, C, N, epi);
     else
         eva_gemm(c->pool, M, N, K, A, K, W, K, bias, C, N, epi);
+    PROF_END(c, EVA_PROF_GEMM);
 }
 
 static void layernorm(eva_ctx *c, const float *x, const float *w, const float *b, float *y, int rows, int D, float eps) {
+    PROF_BEGIN(c);
     if (c->reference)
         eva_layernorm_ref(x, w, b, y, rows, D, eps);
     else
         eva_layernorm(c->pool, x, w, b, y, rows, D, eps);
+    PROF_END(c, EVA_PROF_LAYERNORM);
+}
+
+static void attention(eva_ctx *c, const float *qkv, float *o, int B, int N, int D, int H) {
+    PROF_BEGIN(c);
+    if (c->reference)
+        eva_attention_ref(qkv, o, B, N, D, H);
+    else
+        eva_attention(c->pool, qkv, o, B, N, D, H);
+    PROF_END(c, EVA_PROF_ATTENTION);
 }
 
 eva_status eva_forward(eva_ctx *c, const float *images, int B, int S, eva_outputs *out) {
@@ -104,6 +137,7 @@ eva_status eva_forward(eva_ctx *c, const float *images, int B, int S, eva_output
     const int BN = B * N, K_pe = Cin * P * P;
     float *x = c->x, *h = c->h, *qkv = c->qkv, *o = c->o, *f = c->f;
 
+    double t_start = c->profiling ? eva_now_seconds() : 0;
     /* patch embedding as one GEMM into h (token rows 0..B*G*G-1), then assemble x */
     eva_im2col_patches(images, c->cols, B, Cin, S, P);
     linear(c, B * G * G, D, K_pe, c->cols, m->patch_w, m->patch_b, h, EVA_GEMM_STORE);
@@ -122,10 +156,7 @@ eva_status eva_forward(eva_ctx *c, const float *images, int B, int S, eva_output
         const eva_block_weights *w = &m->blocks[l];
         layernorm(c, x, w->norm1_w, w->norm1_b, h, BN, D, cfg->ln_eps);
         linear(c, BN, 3 * D, D, h, w->qkv_w, w->qkv_bias, qkv, EVA_GEMM_STORE);
-        if (c->reference)
-            eva_attention_ref(qkv, o, B, N, D, cfg->heads);
-        else
-            eva_attention(c->pool, qkv, o, B, N, D, cfg->heads);
+        attention(c, qkv, o, B, N, D, cfg->heads);
         linear(c, BN, D, D, o, w->proj_w, w->proj_b, x, EVA_GEMM_ACCUMULATE);
         layernorm(c, x, w->norm2_w, w->norm2_b, h, BN, D, cfg->ln_eps);
         linear(c, BN, F, D, h, w->fc1_w, w->fc1_b, f, EVA_GEMM_GELU);
@@ -165,5 +196,11 @@ eva_status eva_forward(eva_ctx *c, const float *images, int B, int S, eva_output
         for (int b = 0; b < B; b++)
             linear(c, N - 1, cfg->lm_dim, D, tokens + ((size_t)b * N + 1) * D, m->lm_w, m->lm_b,
                    out->lm_out + (size_t)b * (N - 1) * cfg->lm_dim, EVA_GEMM_STORE);
+    if (c->profiling) {   /* "other" is whatever the timed op families do not cover */
+        c->prof_total += eva_now_seconds() - t_start;
+        double known = 0;
+        for (int k = 0; k < EVA_PROF_OTHER; k++) known += c->prof[k];
+        c->prof[EVA_PROF_OTHER] = c->prof_total - known;
+    }
     return EVA_OK;
 }

@@ -1,0 +1,39 @@
+/* peak.c — run the FMA loop on every thread of the pool and report the aggregate rate. */
+#include "ops/peak.h"
+
+typedef struct { double seconds; int isa, n; int started; double flops[1024]; } peak_job;
+
+static double scalar_loop(long iters) {
+    volatile float a = 1.0f;
+    float x = a, y = x, z = x, w = x;
+    for (long i = 0; i < iters; i++) { x = x * 0.9999999f + 1e-7f; y = y * 0.9999999f + 1e-7f; z = z * 0.9999999f + 1e-7f; w = w * 0.9999999f + 1e-7f; }
+    a = x + y + z + w;
+    return (double)iters * 8;
+}
+
+static void peak_task(void *ctx, int task, int thread) {
+    (void)task;
+    peak_job *j = ctx;
+    /* a barrier: every thread holds one task, so no thread can run two of them in turn */
+    __atomic_fetch_add(&j->started, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&j->started, __ATOMIC_ACQUIRE) < j->n) { }
+    double t0 = eva_now_seconds(), flops = 0;
+    long iters = 1 << 16;
+    while (eva_now_seconds() - t0 < j->seconds)
+        flops += j->isa == 2 ? eva_peak_loop_avx512(iters) : j->isa == 1 ? eva_peak_loop_avx2(iters) : scalar_loop(iters);
+    j->flops[thread] = flops / (eva_now_seconds() - t0);
+}
+
+double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa) {
+    peak_job j = {.seconds = seconds};
+    __builtin_cpu_init();
+    j.isa = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("fma") ? 1 : 0;
+    if (isa) *isa = j.isa == 2 ? "avx512" : j.isa == 1 ? "avx2" : "scalar";
+    int n = eva_pool_threads(pool);
+    if (n > 1024) n = 1024;
+    j.n = n;
+    eva_pool_run(pool, n, peak_task, &j);   /* one task per thread: each loops for `seconds` */
+    double total = 0;
+    for (int i = 0; i < n; i++) total += j.flops[i];
+    return total / 1e9;
+}

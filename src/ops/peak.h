@@ -1,0 +1,17 @@
+/* peak.h — measured arithmetic peak of this machine: the FMA throughput a perfect fp32 kernel
+ * could reach, used by `eva bench` to report "% of peak". */
+#ifndef EVA_OPS_PEAK_H
+#define EVA_OPS_PEAK_H
+
+#include "base/base.h"
+
+/* GFLOP/s of independent fp32 FMA chains on every pool thread for about `seconds`
+ * (AVX-512 when the CPU has it, else AVX2/FMA, else scalar). Writes the ISA used into *isa. */
+double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa);
+
+/* ISA-specific inner loops (peak_avx512.c / peak_avx2.c): `iters` rounds of FMAs; returns the
+ * flops done (2 per lane per FMA). */
+double eva_peak_loop_avx512(long iters);
+double eva_peak_loop_avx2(long iters);
+
+#endif
