@@ -328,6 +328,180 @@ EVA_API eva_status eva_tokenize(const char *text, size_t len, int32_t *ids, int 
  * *n_ids_out to the total (call with cap 0 to measure). */
 EVA_API eva_status eva_tokenize_encode(const char *text, size_t len, int32_t *ids, size_t cap, size_t *n_ids_out);
 
+/* ============================================================================ EVA-CLIP
+ *
+ * EVA-CLIP = the EVA ViT vision tower (final norm, token 0, head = image projection) + the
+ * open_clip text Transformer (erf GELU, causal mask, pooled at the first end-of-text token,
+ * x @ text_projection) + logit_scale. One file holds both towers, in any of three layouts:
+ * open_clip EVA01-g-14 (`visual.trunk.*`, `logit_scale`), EVA-01 original eva_clip_psz14
+ * (`visual.*`, `text.logit_scale`) and the EVA-CLIP repo (`visual.*`, `logit_scale`); text
+ * tensors are `text.*` in all three. .pt or .safetensors. A file without a vision tower loads
+ * as text-only (image calls fail); a file without a text tower is refused.
+ *
+ *     eva_clip *clip;
+ *     if (eva_clip_load("EVA01-g-14.safetensors", NULL, &clip) != EVA_OK) ...eva_last_error()...
+ *     eva_clip_info ci; eva_clip_get_info(clip, &ci);
+ *     float *img = malloc(sizeof(float) * ci.embed_dim), *txt = malloc(...2 * ci.embed_dim...);
+ *     eva_clip_encode_images(clip, pixels, 1, 0, NULL, img);             // normalised [1, E]
+ *     const char *texts[] = {"a photo of a cat", "a photo of a dog"};
+ *     eva_clip_encode_texts(clip, texts, 2, NULL, txt);                  // normalised [2, E]
+ *
+ * A handle owns a thread pool and scratch: one handle must not be used by two threads at once
+ * (load one per thread; the weights are mmapped and shared by the OS). */
+
+typedef struct eva_clip eva_clip;
+
+typedef struct eva_clip_params {
+    int n_threads;             /* 0: all cores */
+    int text_heads;            /* 0: text width / 64 (open_clip's head_width default) */
+    int vision_heads;          /* 0: as eva_model_load infers */
+    eva_dtype weight_dtype;    /* vision compute weights (see eva_model_params) */
+} eva_clip_params;
+
+EVA_API eva_clip_params eva_clip_default_params(void);
+/* params may be NULL (defaults). */
+EVA_API eva_status eva_clip_load(const char *path, const eva_clip_params *params, eva_clip **out);
+EVA_API void eva_clip_free(eva_clip *clip);
+
+typedef struct eva_clip_info {
+    char layout[16];           /* "open_clip" | "eva01" | "eva_clip" */
+    bool has_vision;
+    int embed_dim;             /* joint space E */
+    int img_size, patch;       /* vision (0 when text-only) */
+    int vision_width, vision_depth, vision_heads;
+    int text_width, text_layers, text_heads, text_mlp, context_length, vocab_size;
+    float logit_scale;         /* the stored parameter (log scale) */
+    float logit_scale_exp;     /* exp(logit_scale): the training-time logit multiplier */
+    int64_t n_params;
+} eva_clip_info;
+
+EVA_API eva_status eva_clip_get_info(const eva_clip *clip, eva_clip_info *out);
+
+/* images [B, 3, S, S] float32, already normalised (S = 0: the model's size). raw_out [B, E]
+ * image projections, out [B, E] L2-normalised; either may be NULL. */
+EVA_API eva_status eva_clip_encode_images(eva_clip *clip, const float *images, int batch, int img_size,
+                                          float *raw_out, float *out);
+/* ids [n, context] token ids (as eva_tokenize writes them; context <= the model's 77).
+ * Pooled at the first position of the largest id (end-of-text). raw_out / out [n, E]. */
+EVA_API eva_status eva_clip_encode_token_ids(eva_clip *clip, const int32_t *ids, int n, int context,
+                                             float *raw_out, float *out);
+/* UTF-8 strings (NUL-terminated) -> tokenizer -> text tower. Empty strings are valid (start +
+ * end-of-text only); long strings are truncated to the context (CLIP behaviour). */
+EVA_API eva_status eva_clip_encode_texts(eva_clip *clip, const char *const *texts, int n, float *raw_out, float *out);
+
+/* Zero-shot classifier (EVA-CLIP rei / open_clip protocol): for each class, every template
+ * ("{}" replaced by the class name) is encoded and L2-normalised, the template embeddings are
+ * averaged and the mean is L2-normalised. weights_out: [n_classes, E]. templates NULL: the 80
+ * ImageNet templates. progress (may be NULL) is called after each class. */
+typedef void (*eva_clip_progress_fn)(int done, int total, void *user_data);
+EVA_API eva_status eva_clip_zeroshot_weights(eva_clip *clip, const char *const *class_names, int n_classes,
+                                             const char *const *templates, int n_templates, float *weights_out,
+                                             eva_clip_progress_fn progress, void *user_data);
+/* logits [n_images, n_classes] = scale * features @ weights^T (features / weights normalised
+ * [*, E]; zero-shot uses scale 100); probs_out (may be NULL) = row-wise softmax of the logits. */
+EVA_API eva_status eva_clip_zeroshot_logits(const eva_clip *clip, const float *features, int n_images,
+                                            const float *weights, int n_classes, float scale, float *logits_out,
+                                            float *probs_out);
+
+/* The 1000 ImageNet class names (zero-shot spelling, index order) and the 80 OpenAI prompt
+ * templates; NULL outside 0..999 / 0..79. */
+EVA_API const char *eva_imagenet_class_name(int index);
+EVA_API const char *eva_imagenet_template(int index);
+
+/* ============================================================================ classify + embed
+ * The everyday jobs on preprocessed images [B, 3, S, S] (S = the size the model was loaded for);
+ * eva_model_preprocess gives the transform that produces them from a decoded image. */
+
+/* The model's evaluation transform: its registry preset ("official" EVA-01 or "timm" family;
+ * NULL = the family its name belongs to), or for custom models the values in its metadata;
+ * size = the resolution the model was loaded for. */
+EVA_API eva_status eva_model_preprocess(const eva_model *model, const char *family, eva_preprocess_params *out);
+EVA_API const eva_model *eva_ctx_model(const eva_ctx *ctx);
+
+typedef struct eva_topk {
+    int index;      /* class index */
+    float prob;     /* softmax probability over all classes */
+    float logit;
+} eva_topk;
+
+/* Top-k classes per image: out[b*k + j], best first. k is clamped to the class count. */
+EVA_API eva_status eva_classify(eva_ctx *ctx, const float *images, int batch, int k, eva_topk *out);
+
+/* ImageNet-1k class name (open_clip / EVA-CLIP list), NULL outside 0..999. */
+EVA_API const char *eva_imagenet_class_name(int index);
+
+typedef enum eva_embed_pool {
+    EVA_EMBED_DEFAULT = 0,    /* CLIP vision: L2-normalised projection; others: pre-logits (cls after --block) */
+    EVA_EMBED_CLS,            /* token 0 (after the final norm where the model has one, or of block K) */
+    EVA_EMBED_MEAN,           /* mean of the patch tokens (cls excluded) */
+    EVA_EMBED_PRELOGITS,      /* the pooled features the head sees */
+    EVA_EMBED_TOKENS,         /* every token, flattened: N*D values */
+} eva_embed_pool;
+
+/* Values per image for (pool, block); block < 0 means after the last block. */
+EVA_API int eva_embed_dim(const eva_model *model, eva_embed_pool pool, int block);
+/* out: [B, eva_embed_dim(...)] */
+EVA_API eva_status eva_embed(eva_ctx *ctx, const float *images, int batch, eva_embed_pool pool, int block, float *out);
+
+/* ============================================================================ MIM teacher (CLIP vision)
+ *
+ * The teacher of EVA-01 MIM pre-training: an OpenAI / open_clip CLIP ViT vision tower (conv1
+ * without bias, class + positional embedding, ln_pre, pre-norm blocks with QuickGELU and packed
+ * in_proj, ln_post, proj; LayerNorm eps 1e-5) with EVA-01's modified forward:
+ *   features [B, G*G, D] = LN(patch tokens of the last block; ln_post) @ proj  (class token dropped)
+ *   image_embed [B, D]   = LN(class token; ln_post) @ proj                     (CLIP encode_image)
+ * Weights: .safetensors or .pt with the names `visual.conv1.weight`, `visual.class_embedding`,
+ * `visual.positional_embedding`, `visual.ln_pre.*`, `visual.transformer.resblocks.N.*`,
+ * `visual.ln_post.*`, `visual.proj` (OpenAI and open_clip; a bare tower without `visual.` and
+ * prefixed dicts such as `state_dict.visual.*` too); fp16/fp32 mixed is converted to fp32;
+ * everything else in the file (text tower) is ignored. Width, layers, patch, grid, MLP and D
+ * come from the shapes; heads = width / 64 unless given. An image side other than the
+ * checkpoint's resamples the patch positional embedding (bicubic, a = -0.75, by size).
+ * A teacher owns a thread pool and workspace: use one handle from one thread at a time.
+ *
+ *     eva_teacher *t;
+ *     if (eva_teacher_load("ViT-L-14.pt", NULL, &t) != EVA_OK) ...eva_last_error()...
+ *     int rows, dim; eva_teacher_feature_shape(t, 224, NULL, &rows, &dim);   // 256, 768
+ *     float *feat = malloc(sizeof(float) * B * rows * dim);
+ *     eva_teacher_features(t, images, B, 224, NULL, feat, NULL);
+ *     eva_teacher_free(t);
+ */
+typedef struct eva_teacher eva_teacher;
+
+typedef struct eva_teacher_params {
+    int heads;                 /* 0: width / 64 (OpenAI build_model) */
+    int n_threads;             /* 0: all cores */
+} eva_teacher_params;
+
+/* Which tokens to return, and how normalised (defaults: EVA-01's target). */
+typedef struct eva_teacher_options {
+    int layer;                 /* blocks to run: -1 = all (default), 0 = output of ln_pre, k = after block k */
+    bool ln_post;              /* apply ln_post (default true) */
+    bool proj;                 /* apply @ proj: dim D (default true); false: dim = width */
+    bool keep_cls;             /* also return the class token as row 0 (default false) */
+    bool reference;            /* plain reference kernels (slow; for checking) */
+} eva_teacher_options;
+
+typedef struct eva_teacher_info {
+    int width, layers, heads, patch, img_size, mlp_hidden, out_dim;
+    int64_t n_params;
+} eva_teacher_info;
+
+EVA_API eva_teacher_params eva_teacher_default_params(void);
+EVA_API eva_teacher_options eva_teacher_default_options(void);
+/* params may be NULL (defaults). */
+EVA_API eva_status eva_teacher_load(const char *path, const eva_teacher_params *params, eva_teacher **out);
+EVA_API void eva_teacher_free(eva_teacher *teacher);
+EVA_API eva_status eva_teacher_get_info(const eva_teacher *teacher, eva_teacher_info *out);
+/* Rows per image and values per row of the features at side img_size (0: the checkpoint's). */
+EVA_API eva_status eva_teacher_feature_shape(const eva_teacher *teacher, int img_size, const eva_teacher_options *opts,
+                                             int *rows, int *dim);
+/* images [B, 3, S, S] float32, normalised with the CLIP mean/std; S = img_size (0: the
+ * checkpoint's), a multiple of the patch. features [B, rows, dim] (may be NULL); image_embed
+ * [B, D] (may be NULL; only with all blocks). opts may be NULL (EVA-01 defaults). */
+EVA_API eva_status eva_teacher_features(eva_teacher *teacher, const float *images, int batch, int img_size,
+                                        const eva_teacher_options *opts, float *features, float *image_embed);
+
 #ifdef __cplusplus
 }
 #endif

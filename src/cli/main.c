@@ -6,8 +6,20 @@
 int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+extern const char help_classify[], help_embed[];
+int cmd_patch14to16(int argc, char **argv);
+extern const char help_convert[], help_patch14to16[];
 int cmd_masks(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
+int cmd_mim_step(int argc, char **argv);
+extern const char help_mim_step[];
+int cmd_tokenize(int argc, char **argv);
+extern const char help_tokenize[];
+int cmd_teacher_features(int argc, char **argv);
+extern const char help_teacher_features[];
 extern const char help_preprocess[];
 extern const char help_masks[];
 extern const char help_forward[], help_info[], help_bench[];
@@ -16,9 +28,16 @@ extern const char help_forward[], help_info[], help_bench[];
 static const eva_command g_commands[] = {
     {"forward", cmd_forward, "run a model on an input tensor and write its outputs (conformance)", help_forward},
     {"info", cmd_info, "show what a weight file holds", help_info},
+    {"classify", cmd_classify, "top-k classes of images with probabilities and labels", help_classify},
+    {"embed", cmd_embed, "embeddings of many images to .npy/.safetensors/.jsonl (streamed, resumable)", help_embed},
+    {"convert", cmd_convert, "convert a checkpoint (.pt/.safetensors) to self-describing safetensors", help_convert},
+    {"patch14to16", cmd_patch14to16, "EVA-01's patch 14 -> 16 conversion (or timm's pseudo-inverse)", help_patch14to16},
     {"bench", cmd_bench, "measure inference speed (ms/image, GFLOP/s, peak RSS)", help_bench},
     {"masks", cmd_masks, "draw EVA-01 block-wise MIM masks (safetensors, optional PNG sheet)", help_masks},
     {"preprocess", cmd_preprocess, "decode an image and apply a model's evaluation transform (bit-exact)", help_preprocess},
+    {"mim-step", cmd_mim_step, "one EVA-01 MIM training step (forward, loss, backward, AdamW) for conformance", help_mim_step},
+    {"tokenize", cmd_tokenize, "CLIP BPE token ids of texts (EVA-CLIP text tower input)", help_tokenize},
+    {"teacher-features", cmd_teacher_features, "EVA-01 MIM teacher: CLIP vision patch features (conformance)", help_teacher_features},
 };
 
 const eva_command *cli_find_command(const char *name) {

@@ -44,6 +44,8 @@ eva_status eva_ctx_create(const eva_model *model, int n_threads, eva_ctx **out) 
     return EVA_OK;
 }
 
+const eva_model *eva_ctx_model(const eva_ctx *c) { return c ? c->model : NULL; }
+
 void eva_ctx_free(eva_ctx *c) {
     if (!c) return;
     eva_arena_free(&c->arena);
