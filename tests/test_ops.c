@@ -8,6 +8,7 @@
 #include "models/vit.h"
 #include "ops/gemm.h"
 #include "ops/ops.h"
+#include "ops/attention_tile.h"
 
 static void fill(float *x, size_t n, uint64_t seed, float scale) {
     eva_rng r = eva_rng_make(seed, 0);
@@ -25,10 +26,14 @@ static void test_attention(void) {
         float *qkv = malloc(nq * 4), *ref = malloc(no * 4), *fast = malloc(no * 4);
         fill(qkv, nq, 100 + c, 2.0f);
         eva_attention_ref(qkv, ref, B, N, D, H);
-        eva_attention(pool, qkv, fast, B, N, D, H);
-        char name[64];
-        snprintf(name, sizeof name, "attention B%d N%d D%d H%d", B, N, D, H);
-        test_compare(name, fast, ref, no, 1e-5);
+        for (int variant = 0; variant < 2; variant++) {   /* the dispatched (AVX-512) and baseline builds */
+            setenv("EVA_ATTENTION", variant ? "generic" : "auto", 1);
+            eva_attention(pool, qkv, fast, B, N, D, H);
+            char name[64];
+            snprintf(name, sizeof name, "attention%s B%d N%d D%d H%d", variant ? "(generic)" : "", B, N, D, H);
+            test_compare(name, fast, ref, no, 1e-5);
+        }
+        unsetenv("EVA_ATTENTION");
         /* first principles: with identical keys the softmax is uniform -> output = mean of v */
         free(qkv); free(ref); free(fast);
     }
@@ -44,6 +49,18 @@ static void test_attention(void) {
         for (int t = 0; t < N; t++) test_compare("attention uniform keys", out + t * D, want, D, 1e-6);
     }
     eva_pool_free(pool);
+}
+
+static void test_expf_poly(void) {
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f * (float)i / 200000;
+        double want = exp((double)x), got = eva_expf_poly(x);
+        worst = fmax(worst, fabs(got - want) / want);
+    }
+    CHECK(worst < 3e-7, "polynomial exp: max relative error %.3g", worst);
+    printf("exp polynomial: max relative error %.3g on [-87, 0]\n", worst);
+    CHECK(eva_expf_poly(-1000.0f) < 1e-37f, "exp(-1000) not ~0");
 }
 
 static void test_layernorm(void) {
@@ -201,6 +218,7 @@ static void test_base(void) {
 int main(void) {
     test_base();
     test_half();
+    test_expf_poly();
     test_attention();
     test_layernorm();
     test_resample();
