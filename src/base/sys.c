@@ -78,7 +78,24 @@ eva_status eva_atomic_open(eva_atomic_file *af, const char *path) {
     return EVA_OK;
 }
 
+/* Fault injection for tests: EVA_FAULT_WRITE_BYTES=N makes atomic writes fail with ENOSPC once
+ * N bytes have been written by this process, as on a full disk. */
+static long long fault_budget(void) {
+    static long long budget = -2;
+    if (budget == -2) {
+        const char *v = getenv("EVA_FAULT_WRITE_BYTES");
+        budget = v && *v ? atoll(v) : -1;
+    }
+    return budget;
+}
+
 eva_status eva_atomic_write(eva_atomic_file *af, const void *data, size_t n) {
+    static long long written;
+    long long budget = fault_budget();
+    if (budget >= 0) {
+        written += (long long)n;
+        if (written > budget) return eva_fail(EVA_ERR_IO, "%s: write failed: %s", af->final_path, strerror(ENOSPC));
+    }
     if (n && fwrite(data, 1, n, (FILE *)af->fp) != n)
         return eva_fail(EVA_ERR_IO, "%s: write failed: %s", af->final_path, strerror(errno));
     return EVA_OK;

@@ -7,6 +7,9 @@ int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+extern const char help_pretrain[], help_plot[];
 int cmd_classify(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 extern const char help_classify[], help_embed[];
@@ -18,6 +21,11 @@ int cmd_mim_step(int argc, char **argv);
 extern const char help_mim_step[];
 int cmd_tokenize(int argc, char **argv);
 extern const char help_tokenize[];
+int cmd_clip(int argc, char **argv);
+int cmd_zeroshot(int argc, char **argv);
+int cmd_embed_text(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+extern const char help_clip[], help_zeroshot[], help_embed_text[], help_search[];
 int cmd_teacher_features(int argc, char **argv);
 extern const char help_teacher_features[];
 extern const char help_preprocess[];
@@ -30,6 +38,8 @@ static const eva_command g_commands[] = {
     {"info", cmd_info, "show what a weight file holds", help_info},
     {"classify", cmd_classify, "top-k classes of images with probabilities and labels", help_classify},
     {"embed", cmd_embed, "embeddings of many images to .npy/.safetensors/.jsonl (streamed, resumable)", help_embed},
+    {"pretrain", cmd_pretrain, "EVA-01 masked image modeling with a teacher (checkpoints, resume, metrics)", help_pretrain},
+    {"plot", cmd_plot, "draw a run's loss curve (gnuplot)", help_plot},
     {"convert", cmd_convert, "convert a checkpoint (.pt/.safetensors) to self-describing safetensors", help_convert},
     {"patch14to16", cmd_patch14to16, "EVA-01's patch 14 -> 16 conversion (or timm's pseudo-inverse)", help_patch14to16},
     {"bench", cmd_bench, "measure inference speed (ms/image, GFLOP/s, peak RSS)", help_bench},
@@ -37,6 +47,10 @@ static const eva_command g_commands[] = {
     {"preprocess", cmd_preprocess, "decode an image and apply a model's evaluation transform (bit-exact)", help_preprocess},
     {"mim-step", cmd_mim_step, "one EVA-01 MIM training step (forward, loss, backward, AdamW) for conformance", help_mim_step},
     {"tokenize", cmd_tokenize, "CLIP BPE token ids of texts (EVA-CLIP text tower input)", help_tokenize},
+    {"clip", cmd_clip, "EVA-CLIP image/text features and logits of a tensor input (conformance)", help_clip},
+    {"zeroshot", cmd_zeroshot, "EVA-CLIP zero-shot classification (ImageNet or your labels)", help_zeroshot},
+    {"embed-text", cmd_embed_text, "EVA-CLIP text embeddings of texts to a .npy file", help_embed_text},
+    {"search", cmd_search, "rank image embeddings (.npy) against a text or image query with EVA-CLIP", help_search},
     {"teacher-features", cmd_teacher_features, "EVA-01 MIM teacher: CLIP vision patch features (conformance)", help_teacher_features},
 };
 
@@ -55,7 +69,14 @@ static void print_overview(FILE *f) {
     fprintf(f, "\nmodels: eva info --models lists every registered architecture.\n");
 }
 
+/* The library reports warnings (e.g. a damaged checkpoint skipped) through its log callback. */
+static void print_log(int level, const char *message, void *user) {
+    (void)user;
+    if (level >= 2) fprintf(stderr, "eva: warning: %s\n", message);
+}
+
 int main(int argc, char **argv) {
+    eva_set_log_callback(print_log, NULL);
     if (argc < 2) {
         print_overview(stderr);
         return 2;
