@@ -101,6 +101,7 @@ static void config_from_meta(eva_pretrain_config *c, const eva_ckpt_meta *m) {
 #undef GI
 #undef GD
     c->seed = (uint64_t)eva_meta_get_i64(m, "cfg.seed", (int64_t)c->seed);
+    c->steps = eva_meta_get_i64(m, "cfg.steps", c->steps);
 }
 
 static eva_status append_metrics(const char *dir, const char *line) {
