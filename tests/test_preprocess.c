@@ -12,6 +12,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "pipelines/preprocess.h"
+#include "pipelines/resize_internal.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -269,6 +270,9 @@ static void test_units(void) {
     eva_resize_shorter_size(640, 427, 248, &w, &h);
     CHECK(w == 371 && h == 248, "rocket geometry %dx%d", w, h);
     CHECK(eva_scale_size(224, 0.9f) == 248 && eva_scale_size(336, 1.0f) == 336 && eva_scale_size(224, 0.875f) == 256, "scale size");
+    /* float(0.8) > 0.8: a plain float division would give 279; Python's floor(224 / 0.8) is 280. */
+    CHECK(eva_scale_size(224, 0.8f) == 280 && eva_scale_size(225, 0.9f) == 250 && eva_scale_size(336, 0.96f) == 350,
+          "scale size of decimal crop_pct: %d %d %d", eva_scale_size(224, 0.8f), eva_scale_size(225, 0.9f), eva_scale_size(336, 0.96f));
 
     eva_preprocess_params p;
     CHECK_OK(eva_preprocess_preset("eva_21k_1k_560px_psz14_ema", &p));
@@ -297,6 +301,31 @@ static void test_units(void) {
     CHECK(eva_image_check_size(20000, 20000, 0, "x") == EVA_ERR_UNSUPPORTED, "pixel limit");
     CHECK(eva_image_check_size(1000, 1000, 999999, "x") == EVA_ERR_UNSUPPORTED, "caller limit");
     CHECK(eva_image_check_size(13000, 13000, 0, "x") == EVA_OK, "under limit");
+}
+
+/* The fast horizontal pass (AVX2, when the CPU has it) equals the plain C reference on random
+ * images, sizes (up and down, 1-pixel edges) and windows, including the right-edge pixels. */
+static void test_fast_vs_reference(void) {
+    uint32_t seed = 12345;
+#define RND() (seed = seed * 1664525u + 1013904223u, seed >> 8)
+    int bad = 0;
+    for (int t = 0; t < 300; t++) {
+        int W = 1 + (int)(RND() % 300), H = 1 + (int)(RND() % 40), OW = 1 + (int)(RND() % 400), OH = 1 + (int)(RND() % 50);
+        int ww = 1 + (int)(RND() % (unsigned)OW), wh = 1 + (int)(RND() % (unsigned)OH);
+        int x0 = (int)(RND() % (unsigned)(OW - ww + 1)), y0 = (int)(RND() % (unsigned)(OH - wh + 1));
+        uint8_t *src = malloc((size_t)W * H * 3), *a = malloc((size_t)ww * wh * 3), *b = malloc((size_t)ww * wh * 3);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) src[i] = (uint8_t)(t % 3 == 0 ? (RND() & 1) * 255 : RND());
+        eva_resize_force_reference(true);
+        eva_status s1 = eva_resize_bicubic_u8(src, W, H, OW, OH, x0, y0, ww, wh, a);
+        eva_resize_force_reference(false);
+        eva_status s2 = eva_resize_bicubic_u8(src, W, H, OW, OH, x0, y0, ww, wh, b);
+        if (s1 != EVA_OK || s2 != EVA_OK || memcmp(a, b, (size_t)ww * wh * 3) != 0) bad++;
+        free(src);
+        free(a);
+        free(b);
+    }
+#undef RND
+    CHECK(bad == 0, "fast resize differs from the reference in %d of 300 cases", bad);
 }
 
 static void test_npy(void) {
@@ -352,6 +381,7 @@ static void test_npy(void) {
 
 int main(void) {
     test_units();
+    test_fast_vs_reference();
     test_npy();
     test_golden();
     test_manifest();

@@ -134,7 +134,7 @@ static void test_golden(void) {
 }
 
 static void test_odd(void) {
-    const char *files[] = {"odd_p2", "odd_p4", "odd_p5", "odd_deflated", "odd_stem", "shared", "handmade_ok"};
+    const char *files[] = {"odd_p2", "odd_p4", "odd_p5", "odd_deflated", "odd_stem", "odd_zip64", "shared", "handmade_ok"};
     for (size_t i = 0; i < EVA_ARRAY_LEN(files); i++) {
         char p[256], e[256];
         snprintf(p, sizeof p, DIR "%s.pt", files[i]);
@@ -378,6 +378,7 @@ int main(void) {
     truncate_and_flip(DIR "odd_p4.pt", 1, true);
     truncate_and_flip(DIR "odd_deflated.pt", 1, true);
     truncate_and_flip(DIR "shared.pt", 1, true);
+    truncate_and_flip(DIR "odd_zip64.pt", 1, true);
     truncate_and_flip(DIR "tiny_mim_deepspeed_fp16.pt", 9973, false);
     return test_finish("test_pt");
 }

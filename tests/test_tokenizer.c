@@ -127,6 +127,84 @@ static int check_case(int idx, const cJSON *c) {
     return g_test_failures == fails0;
 }
 
+/* Stages without ftfy against Python on random strings (tests/data/tokenizer/unicode_cases.json,
+ * from scripts/gen_tokenizer_unicode_cases.py): html.unescape, whitespace + lower, NFC, regex. */
+static void check_unicode_cases(void) {
+    size_t jl = 0;
+    char *json = read_all("data/tokenizer/unicode_cases.json", &jl);
+    CHECK(json != NULL, "cannot read data/tokenizer/unicode_cases.json");
+    if (!json) return;
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *cases = cJSON_GetObjectItem(root, "cases");
+    int n = cJSON_GetArraySize(cases), bad = 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *c = cJSON_GetArrayItem(cases, i);
+        const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+        eva_cpbuf raw = {0}, out = {0};
+        eva_utf8_decode((const uint8_t *)text, strlen(text), &raw, false);
+        static const char *const keys[] = {"html_unescape", "ws_lower", "nfc"};
+        for (int k = 0; k < 3; k++) {
+            eva_status st = k == 0 ? eva_text_html_unescape(raw.v, raw.n, &out)
+                          : k == 1 ? eva_text_whitespace_lower(raw.v, raw.n, &out)
+                                   : eva_text_nfc(raw.v, raw.n, &out);
+            char *got = cps_to_utf8(out.v, out.n);
+            const char *want = cJSON_GetObjectItem(c, keys[k])->valuestring;
+            int ok = st == EVA_OK && strcmp(got, want) == 0;
+            CHECK(ok, "unicode case %d %s: got '%s' want '%s' (text '%s')", i, keys[k], got, want, text);
+            bad += !ok;
+            free(got);
+        }
+        /* pieces of the whitespace+lower output */
+        eva_text_whitespace_lower(raw.v, raw.n, &out);
+        const cJSON *pieces = cJSON_GetObjectItem(c, "pieces");
+        size_t pos = 0, a, b;
+        int w = 0;
+        while (eva_text_next_piece(out.v, out.n, &pos, &a, &b)) {
+            char *got = cps_to_utf8(out.v + a, b - a);
+            const cJSON *pw = cJSON_GetArrayItem(pieces, w);
+            int ok = pw && strcmp(got, pw->valuestring) == 0;
+            CHECK(ok, "unicode case %d piece %d: got '%s' want '%s'", i, w, got, pw ? pw->valuestring : "(none)");
+            bad += !ok;
+            free(got);
+            w++;
+        }
+        CHECK(w == cJSON_GetArraySize(pieces), "unicode case %d: %d pieces, want %d", i, w, cJSON_GetArraySize(pieces));
+        eva_cpbuf_free(&raw);
+        eva_cpbuf_free(&out);
+    }
+    printf("unicode stage cases: %d strings, %d mismatches\n", n, bad);
+    cJSON_Delete(root);
+    free(json);
+}
+
+/* ftfy behaviours stated in golden README §4.1 that the 40 cases do not all reach (expected values
+ * follow those rules; they were not produced by running ftfy). */
+static void check_ftfy_rules(void) {
+    static const struct { const char *in, *want; } t[] = {
+        {"&ldquo;hi&rdquo;", "\"hi\""},                         /* ftfy unescapes, then uncurls */
+        {"<b>&ldquo;hi&rdquo;", "<b>\xe2\x80\x9chi\xe2\x80\x9d"},   /* '<': only html.unescape */
+        {"&ldquo;a\n<b>\n&ldquo;x", "\"a\n<b>\n\xe2\x80\x9cx"},   /* stays off after the '<' line */
+        {"&EACUTE;t&eacute;", "\xc3\x89t\xc3\xa9"},              /* ftfy's upper-case entity names */
+        {"\x1b[31mred\x1b[0m", "red"},                           /* terminal escapes */
+        {"\xef\xac\x83 \xc7\x84", "ffi D\xc5\xbd"},              /* ligatures */
+        {"it&#x2019;s", "it's"},
+        {"caf\xc3\x83\xc2\xa9", "caf\xc3\xa9"},                   /* mojibake */
+        {"a\r\nb\rc", "a\nb\nc"},
+        {"x\xc2\x96y", "x\xe2\x80\x93y"},                         /* C1 0x96 -> en dash */
+        {"&amp;amp;amp;", "&"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        eva_cpbuf raw = {0}, out = {0};
+        eva_utf8_decode((const uint8_t *)t[i].in, strlen(t[i].in), &raw, false);
+        CHECK_OK(eva_text_basic_clean(raw.v, raw.n, &out));
+        char *got = cps_to_utf8(out.v, out.n);
+        CHECK(strcmp(got, t[i].want) == 0, "ftfy rule %zu: got '%s' want '%s'", i, got, t[i].want);
+        free(got);
+        eva_cpbuf_free(&raw);
+        eva_cpbuf_free(&out);
+    }
+}
+
 static void tok(const char *s, size_t len, int32_t out[77]) {
     int n;
     CHECK_OK(eva_tokenize(s, len, out, 77, &n));
@@ -176,6 +254,9 @@ int main(void) {
     }
     printf("golden cases: %d / %d identical at every stage\n", pass, ncase);
     CHECK(pass == ncase, "%d cases differ", ncase - pass);
+
+    check_unicode_cases();
+    check_ftfy_rules();
 
     int32_t ids[77], ref[77];
     int n;
@@ -249,17 +330,22 @@ int main(void) {
     CHECK(eva_tokenize(NULL, 3, ids, 77, &n) == EVA_ERR_INVALID_ARG, "NULL text refused");
     CHECK(strlen(eva_last_error()) > 0, "error message set");
 
-    /* throughput on the case strings */
-    int reps = 50, strings = 0;
-    double s0 = eva_now_seconds();
-    for (int r = 0; r < reps; r++)
-        for (int i = 0; i < ncase; i++) {
-            const char *txt = cJSON_GetObjectItem(cJSON_GetArrayItem(cases, i), "text")->valuestring;
-            eva_tokenize(txt, strlen(txt), ids, 77, &n);
-            strings++;
-        }
-    double s1 = eva_now_seconds();
-    printf("throughput: %d strings in %.3f s = %.0f strings/s (1 thread)\n", strings, s1 - s0, strings / (s1 - s0));
+    /* throughput on the case strings: best of 5 batches of 40 x 40 strings (the machine is shared) */
+    double best = 1e9;
+    int strings = 0;
+    for (int batch = 0; batch < 5; batch++) {
+        double s0 = eva_now_seconds();
+        strings = 0;
+        for (int r = 0; r < 40; r++)
+            for (int i = 0; i < ncase; i++) {
+                const char *txt = cJSON_GetObjectItem(cJSON_GetArrayItem(cases, i), "text")->valuestring;
+                eva_tokenize(txt, strlen(txt), ids, 77, &n);
+                strings++;
+            }
+        double dt = eva_now_seconds() - s0;
+        if (dt < best) best = dt;
+    }
+    printf("throughput: %d strings in %.4f s = %.0f strings/s (1 thread, best of 5)\n", strings, best, strings / best);
 
     cJSON_Delete(root);
     free(json);

@@ -43,7 +43,19 @@ eva_status eva_fail_context(eva_status status, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, g_last_error, sizeof old);
-    snprintf(g_last_error, sizeof g_last_error, "%s: %s", prefix, old[0] ? old : eva_strerror(status));
+    /* prefix + ": " + previous message, cut to the buffer (explicit: no format truncation) */
+    const char *tail = old[0] ? old : eva_strerror(status);
+    size_t cap = sizeof g_last_error, n = strlen(prefix);
+    if (n > cap - 1) n = cap - 1;
+    memcpy(g_last_error, prefix, n);
+    if (n + 2 < cap) {
+        memcpy(g_last_error + n, ": ", 2);
+        n += 2;
+    }
+    size_t t = strlen(tail);
+    if (t > cap - 1 - n) t = cap - 1 - n;
+    memcpy(g_last_error + n, tail, t);
+    g_last_error[n + t] = 0;
     return status;
 }
 

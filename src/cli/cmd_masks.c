@@ -4,7 +4,7 @@
 #include "train/masking.h"
 
 #include <errno.h>
-#include <png.h>
+#include "io/png_write.h"
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,35 +68,9 @@ static eva_status write_png(const char *path, const uint8_t *masks, int64_t n, i
             for (int x = 0; x < W * scale; x++)
                 img[(size_t)(y0 + y) * pw + (size_t)(x0 + x)] = m[(y / scale) * W + x / scale] ? 255 : 0;
     }
-    eva_atomic_file af;
-    eva_status st = eva_atomic_open(&af, path);
-    if (st != EVA_OK) {
-        free(img);
-        return st;
-    }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        eva_atomic_abort(&af);
-        free(img);
-        return eva_fail(EVA_ERR_NOMEM, "%s: libpng could not start", path);
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        eva_atomic_abort(&af);
-        free(img);
-        return eva_fail(EVA_ERR_IO, "%s: writing the PNG failed", path);
-    }
-    png_init_io(png, (FILE *)af.fp);
-    png_set_IHDR(png, info, (png_uint_32)pw, (png_uint_32)ph, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int64_t y = 0; y < ph; y++) png_write_row(png, img + (size_t)y * pw);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
+    eva_status st = eva_png_write(path, (int)pw, (int)ph, 1, img);
     free(img);
-    return eva_atomic_commit(&af);
+    return st;
 }
 
 int cmd_masks(int argc, char **argv) {

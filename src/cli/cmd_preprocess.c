@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char help_preprocess[] =
     "usage: eva preprocess IMAGE --preset NAME -o OUT.safetensors [options]\n"
@@ -30,7 +31,14 @@ const char help_preprocess[] =
     "  --std a,b,c          normalisation std\n"
     "  --exif-rotate        apply the EXIF orientation tag (off by default, as in timm / EVA-01)\n"
     "  -o, --output PATH    output .safetensors (written atomically)\n"
-    "  -v, --verbose        print the transform and the image geometry\n";
+    "  -v, --verbose        print the transform and the image geometry\n"
+    "  --repeat N           benchmark: decode + transform N more times, print images/s (one thread)\n";
+
+static double eva_now_seconds_cli(clockid_t clk) {
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static bool parse_triple(const char *s, float v[3]) {
     char buf[256];
@@ -49,7 +57,7 @@ int cmd_preprocess(int argc, char **argv) {
     const char *cmd = "preprocess";
     const char *image = NULL, *preset = NULL, *family = NULL, *outp = NULL, *resize = NULL;
     const char *mean_s = NULL, *std_s = NULL;
-    int size = 0, verbose = 0, exif = 0;
+    int size = 0, verbose = 0, exif = 0, repeat = 0;
     double crop_pct = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -61,6 +69,7 @@ int cmd_preprocess(int argc, char **argv) {
         else if (strcmp(a, "--resize") == 0) { if (!cli_take_str(cmd, argc, argv, &i, &resize)) return 2; }
         else if (strcmp(a, "--mean") == 0) { if (!cli_take_str(cmd, argc, argv, &i, &mean_s)) return 2; }
         else if (strcmp(a, "--std") == 0) { if (!cli_take_str(cmd, argc, argv, &i, &std_s)) return 2; }
+        else if (strcmp(a, "--repeat") == 0) { if (!cli_take_int(cmd, argc, argv, &i, &repeat)) return 2; }
         else if (strcmp(a, "--exif-rotate") == 0) exif = 1;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) verbose = 1;
         else if (a[0] == '-' && a[1]) return cli_usage(cmd, "unknown option '%s'", a);
@@ -114,6 +123,18 @@ int cmd_preprocess(int argc, char **argv) {
         fprintf(stderr, "eva preprocess: %s %dx%d -> size %d crop_pct %g %s mean (%g, %g, %g) std (%g, %g, %g)\n", image,
                 img.width, img.height, S, (double)p.crop_pct, p.squash ? "squash" : "shortest", (double)p.mean[0],
                 (double)p.mean[1], (double)p.mean[2], (double)p.std[0], (double)p.std[1], (double)p.std[2]);
+    if (repeat > 0) {
+        /* Whole path per image as a loader would run it: read + decode + resize + crop + normalise. */
+        double t0 = eva_now_seconds_cli(CLOCK_MONOTONIC), c0 = eva_now_seconds_cli(CLOCK_PROCESS_CPUTIME_ID);
+        for (int r = 0; r < repeat && st == EVA_OK; r++) st = eva_preprocess_file(image, &p, x, crop);
+        double dt = eva_now_seconds_cli(CLOCK_MONOTONIC) - t0, ct = eva_now_seconds_cli(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        if (st != EVA_OK) {
+            rc = cli_lib_error(cmd, st);
+            goto done;
+        }
+        printf("%s: %d x decode+preprocess: wall %.3f s, cpu %.3f s = %.1f images/s per core (%.3f ms/image)\n", image,
+               repeat, dt, ct, repeat / ct, 1e3 * ct / repeat);
+    }
     eva_tensor_writer *w = NULL;
     const int64_t shape_u8[3] = {S, S, 3}, shape_in[4] = {1, 3, S, S};
     char num[64];

@@ -33,7 +33,15 @@ const char help_pretrain[] =
     "         checkpoint: eva embed and eva finetune use it).\n"
     "--resume RUN/ continues from the newest readable checkpoint with the run's own settings,\n"
     "bit-exactly on the same machine and thread count (a damaged newest checkpoint is skipped\n"
-    "with a warning). Ctrl-C writes a checkpoint and exits (status 130).\n";
+    "with a warning). Ctrl-C writes a checkpoint and exits (status 130).\n"
+    "data parallel (docs/distributed.md): mpirun -np W eva pretrain ... (or srun); --batch is per\n"
+    "rank, global batch = W x batch; rank 0 writes metrics and checkpoints, which resume on any W\n"
+    "dividing the global batch.\n"
+    "         --deterministic  fixed-order gradient reduction (bit-identical reruns and resumes)\n"
+    "         --zero1          shard the AdamW state over the ranks (ZeRO stage 1)\n"
+    "         --check-every K  compare a parameter checksum across ranks every K steps\n"
+    "         env EVA_COMM_TIMEOUT=300 (s: a rank stuck in a collective that long aborts the job),\n"
+    "         EVA_COMM_BUCKET_MB=25 (all-reduce bucket size)\n";
 
 static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
@@ -82,6 +90,9 @@ int cmd_pretrain(int argc, char **argv) {
         DBL_FLAG("--lr", lr) DBL_FLAG("--min-lr", min_lr) DBL_FLAG("--warmup-epochs", warmup_epochs)
         DBL_FLAG("--wd", weight_decay) DBL_FLAG("--clip-grad", clip_grad) DBL_FLAG("--drop-path", drop_path)
         DBL_FLAG("--mask-ratio", mask_ratio)
+        else if (!strcmp(a, "--deterministic")) c.deterministic = true;
+        else if (!strcmp(a, "--zero1")) c.zero1 = true;
+        INT_FLAG("--check-every", check_every)
         else if (!strcmp(a, "--steps")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.steps = (int64_t)dv; }
         else if (!strcmp(a, "--seed")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.seed = (uint64_t)dv; }
         else return cli_usage(cmd, "unknown option '%s'", a);
@@ -100,7 +111,7 @@ int cmd_pretrain(int argc, char **argv) {
         if (!c.out_dir) return cli_usage(cmd, "--out RUN/ is required");
     }
     if (c.batch < 1 || c.epochs < 1 || c.width < 1 || c.depth < 1 || c.heads < 1 || c.mlp < 1 || c.patch < 1 ||
-        c.size < 1 || c.keep < 1 || c.steps < 0 || c.threads < 0)
+        c.size < 1 || c.keep < 1 || c.steps < 0 || c.threads < 0 || c.check_every < 0)
         return cli_usage(cmd, "sizes, counts and steps must be positive");
     if (c.mask_ratio <= 0 || c.mask_ratio >= 1) return cli_usage(cmd, "--mask-ratio must be in (0, 1)");
     c.world = eva_comm_world();

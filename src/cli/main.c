@@ -1,5 +1,6 @@
 /* main.c — the `eva` command: dispatch to one subcommand per file (cmd_*.c). */
 #include "cli.h"
+#include "train/comm.h"
 
 #include <string.h>
 
@@ -7,6 +8,8 @@ int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+extern const char help_eval[];
 int cmd_pretrain(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 extern const char help_pretrain[], help_plot[];
@@ -38,6 +41,7 @@ static const eva_command g_commands[] = {
     {"info", cmd_info, "show what a weight file holds", help_info},
     {"classify", cmd_classify, "top-k classes of images with probabilities and labels", help_classify},
     {"embed", cmd_embed, "embeddings of many images to .npy/.safetensors/.jsonl (streamed, resumable)", help_embed},
+    {"eval", cmd_eval, "accuracy of a classifier on a labelled dataset (top-1/5, per class, confusion)", help_eval},
     {"pretrain", cmd_pretrain, "EVA-01 masked image modeling with a teacher (checkpoints, resume, metrics)", help_pretrain},
     {"plot", cmd_plot, "draw a run's loss curve (gnuplot)", help_plot},
     {"convert", cmd_convert, "convert a checkpoint (.pt/.safetensors) to self-describing safetensors", help_convert},
@@ -109,5 +113,13 @@ int main(int argc, char **argv) {
             fputs(c->help, stdout);
             return 0;
         }
-    return c->run(argc - 1, argv + 1);
+    /* data-parallel runs: MPI_Init only when started by mpirun/srun (docs/distributed.md) */
+    if (eva_comm_init(&argc, &argv) != EVA_OK) {
+        fprintf(stderr, "eva: %s\n", eva_last_error());
+        return 1;
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (rc != 0 && rc != 130) eva_comm_abort(rc);   /* a failed rank ends the job instead of hanging the others */
+    eva_comm_finalize();
+    return rc;
 }

@@ -78,17 +78,20 @@ struct eva_pv {
     size_t n, cap;        /* DICT: n counts keys and values (2 per entry) */
     /* STORAGE: dtype (-1: a storage class eva.c does not support). GLOBAL EVA_G_STORAGE too. */
     int dtype;
-    /* TENSOR */
+    struct eva_pv_tensor *tensor;   /* TENSOR: the view (a separate block keeps eva_pv small) */
+};
+
+typedef struct eva_pv_tensor {
     eva_pv *storage;
-    int64_t offset;
+    int64_t offset;        /* elements */
     int ndim;
     int64_t shape[EVA_MAX_DIMS];
-    int64_t stride[EVA_MAX_DIMS];
-};
+    int64_t stride[EVA_MAX_DIMS];   /* elements, >= 0 */
+} eva_pv_tensor;
 
 /* Limits on untrusted pickles. */
 #define EVA_PICKLE_MAX_MEMO (1u << 22)
-#define EVA_PICKLE_MAX_OBJECTS (1u << 24)
+#define EVA_PICKLE_MAX_OBJECTS (1u << 23)   /* ~80 bytes each */
 #define EVA_PICKLE_MAX_STACK (1u << 20)
 #define EVA_PICKLE_MAX_MARKS (1u << 12)
 #define EVA_PICKLE_MAX_DEPTH 256    /* nesting of containers when the tree is walked */
@@ -99,11 +102,12 @@ typedef struct eva_pickle eva_pickle;   /* owns every value it produced */
  * On success *root is the top-level value, valid until eva_pickle_free. */
 eva_status eva_pickle_load(const uint8_t *data, size_t size, const char *what, eva_pickle **out, eva_pv **root);
 void eva_pickle_free(eva_pickle *p);
+size_t eva_pickle_object_count(const eva_pickle *p);
 
 /* ================================================================ reader (pt_reader.c) */
 
 /* Parse a bare data.pkl (no archive): every storage reads as zeros (numel * element size, at
- * most 1 MiB each). Exercises the unpickler and the tree walk; used by the fuzzer. */
+ * most 64 KiB each, 1 MiB in all). Exercises the unpickler and the tree walk; used by the fuzzer. */
 eva_status eva_pt_parse_pickle(const uint8_t *pkl, size_t size, const char *what, eva_tensor_map *out,
                                eva_pt_info *info);
 

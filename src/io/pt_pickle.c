@@ -37,11 +37,14 @@ void eva_pickle_free(eva_pickle *p) {
     for (size_t i = 0; i < p->count; i++) {
         free(p->objs[i]->s);
         free(p->objs[i]->items);
+        free(p->objs[i]->tensor);
         free(p->objs[i]);
     }
     free(p->objs);
     free(p);
 }
+
+size_t eva_pickle_object_count(const eva_pickle *p) { return p ? p->count : 0; }
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -110,6 +113,13 @@ static eva_pv *top(up *u) {
     return u->sp > floor ? u->stack[u->sp - 1] : NULL;
 }
 
+/* The value just below the values stack[start .. sp) of a popped mark (the list/dict/set that
+ * APPENDS/SETITEMS/ADDITEMS fill), or NULL if that would cross the enclosing mark. */
+static eva_pv *below(up *u, size_t start) {
+    size_t floor = u->nmarks ? u->marks[u->nmarks - 1] : 0;
+    return start > floor ? u->stack[start - 1] : NULL;
+}
+
 /* Pop the topmost mark: the values above it are stack[*start .. sp). */
 static eva_status pop_mark(up *u, size_t *start) {
     if (!u->nmarks) return bad(u, "no MARK on the stack");
@@ -176,7 +186,7 @@ static const struct { const char *name; int dtype; } k_storages[] = {
     {"FloatStorage", EVA_F32}, {"HalfStorage", EVA_F16}, {"BFloat16Storage", EVA_BF16},
     {"DoubleStorage", EVA_F64}, {"LongStorage", EVA_I64}, {"IntStorage", EVA_I32},
     {"ShortStorage", EVA_I16}, {"CharStorage", EVA_I8}, {"ByteStorage", EVA_U8},
-    {"BoolStorage", EVA_BOOL},
+    {"BoolStorage", EVA_BOOL}, {"UntypedStorage", EVA_U8},   /* torch 2.x raw storages: bytes */
     /* Known torch storages eva.c has no dtype for: tensors on them are refused as unsupported. */
     {"ComplexFloatStorage", -1}, {"ComplexDoubleStorage", -1}, {"QInt8Storage", -1},
     {"QUInt8Storage", -1}, {"QInt32Storage", -1}, {"QUInt4x2Storage", -1}, {"QUInt2x4Storage", -1},
@@ -246,8 +256,10 @@ static eva_status build_tensor(up *u, const eva_pv *args) {
         return bad(u, "_rebuild_tensor: size/stride are not tuples of the same length");
     if (size->n > EVA_MAX_DIMS)
         return eva_fail(EVA_ERR_UNSUPPORTED, "%s: tensor with %zu dimensions (at most %d supported)", u->what, size->n, EVA_MAX_DIMS);
-    eva_pv *t = pv_new(u, EVA_PV_TENSOR);
-    if (!t) return last_status(u);
+    eva_pv *tv = pv_new(u, EVA_PV_TENSOR);
+    if (!tv) return last_status(u);
+    eva_pv_tensor *t = tv->tensor = calloc(1, sizeof *t);
+    if (!t) return eva_fail(EVA_ERR_NOMEM, "%s: out of memory unpickling", u->what);
     t->storage = st;
     t->offset = off;
     t->ndim = (int)size->n;
@@ -271,7 +283,7 @@ static eva_status build_tensor(up *u, const eva_pv *args) {
     } else if (off > st->i) {
         return bad(u, "_rebuild_tensor: storage offset past the end of the storage");
     }
-    return push(u, t);
+    return push(u, tv);
 }
 
 /* Convert the UTF-8 text of _codecs.encode(text, 'latin1') back to the original bytes. */
@@ -523,7 +535,7 @@ static eva_status run(up *u, eva_pv **root) {
             break;
         case 'e': case 0x90: /* APPENDS, ADDITEMS */
             if ((st = pop_mark(u, &start))) return st;
-            if (!(a = top(u))) return bad(u, "APPENDS without a list");
+            if (!(a = below(u, start))) return bad(u, "APPENDS without a list");
             if (a->kind == (op == 'e' ? EVA_PV_LIST : EVA_PV_SET))
                 for (size_t k = start; k < u->sp && !st; k++) st = pv_append(u, a, u->stack[k]);
             else if (a->kind != EVA_PV_OBJECT)
@@ -540,7 +552,7 @@ static eva_status run(up *u, eva_pv **root) {
             break;
         case 'u': /* SETITEMS */
             if ((st = pop_mark(u, &start))) return st;
-            if (!(a = top(u))) return bad(u, "SETITEMS without a dict");
+            if (!(a = below(u, start))) return bad(u, "SETITEMS without a dict");
             if ((u->sp - start) % 2) return bad(u, "SETITEMS with an odd number of items");
             if (a->kind == EVA_PV_DICT)
                 for (size_t k = start; k < u->sp && !st; k++) st = pv_append(u, a, u->stack[k]);

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 
 #define PT_MAX_PATH 4096
-#define PT_MAX_VISITS (1u << 24)
-#define PT_ZERO_STORAGE_BYTES ((size_t)1 << 20)   /* pickle-only mode: fake storage size cap */
+#define PT_ZERO_STORAGE_BYTES ((size_t)1 << 16)   /* pickle-only mode: fake storage size cap (each) */
 
 typedef struct pt_reader {
     const char *what;
@@ -25,8 +24,9 @@ typedef struct pt_reader {
     char data_prefix[PT_MAX_PATH];
     const uint8_t **cache;       /* per zip entry: bytes once read */
     size_t *cache_len;
-    uint8_t *zeros;              /* pickle-only mode */
-    size_t visits;
+    size_t zeros_left;           /* pickle-only mode: zero bytes still allowed */
+    size_t visits, max_visits;   /* a tree visits each object once; shared containers more */
+    size_t gather_budget;        /* bytes that strided views may still copy (stride-0 bombs) */
     char path[PT_MAX_PATH];
 } pt_reader;
 
@@ -36,16 +36,16 @@ static eva_status storage_bytes(pt_reader *r, const eva_pv *s, const uint8_t **b
     if (!eva_size_mul((size_t)s->i, esize, &need))
         return eva_fail(EVA_ERR_FORMAT, "%s: storage '%s' size overflows", r->what, s->s);
     if (!r->zip) {
-        if (need > PT_ZERO_STORAGE_BYTES)
+        /* One exact-size zero block per storage reference, so sanitizers see any over-read. */
+        if (need > PT_ZERO_STORAGE_BYTES || need > r->zeros_left)
             return eva_fail(EVA_ERR_FORMAT, "%s: storage '%s' too large for a bare pickle", r->what, s->s);
-        if (!r->zeros) {
-            r->zeros = eva_aligned_alloc(PT_ZERO_STORAGE_BYTES);
-            if (!r->zeros) return EVA_ERR_NOMEM;
-            memset(r->zeros, 0, PT_ZERO_STORAGE_BYTES);
-            eva_status st = eva_tensor_map_own(r->map, r->zeros);
-            if (st) { r->zeros = NULL; return st; }
-        }
-        *bytes = r->zeros;
+        r->zeros_left -= need;
+        uint8_t *z = eva_aligned_alloc(need ? need : 1);
+        if (!z) return EVA_ERR_NOMEM;
+        memset(z, 0, need ? need : 1);
+        eva_status st = eva_tensor_map_own(r->map, z);
+        if (st) return st;
+        *bytes = z;
         *len = need;
         return EVA_OK;
     }
@@ -58,11 +58,21 @@ static eva_status storage_bytes(pt_reader *r, const eva_pv *s, const uint8_t **b
         void *owned;
         eva_status st = eva_zip_read(r->zip, idx, &r->cache[idx], &r->cache_len[idx], &owned);
         if (st) return eva_fail_context(st, "%s", r->what);
+        if (owned) r->gather_budget += r->cache_len[idx];
         if (owned && (st = eva_tensor_map_own(r->map, owned))) {
             r->cache[idx] = NULL;
             return st;
         }
         if (!r->cache[idx]) r->cache[idx] = (const uint8_t *)"";   /* empty stored entry */
+        if (!owned && r->cache_len[idx] && ((uintptr_t)r->cache[idx] % 8) != 0) {
+            /* torch.save aligns stored entries to 64 bytes; other zip writers may not. Copy a
+             * misaligned storage once (not per tensor) so its views keep sharing it. */
+            uint8_t *copy = eva_aligned_alloc(r->cache_len[idx]);
+            if (!copy) return EVA_ERR_NOMEM;
+            memcpy(copy, r->cache[idx], r->cache_len[idx]);
+            if ((st = eva_tensor_map_own(r->map, copy))) return st;
+            r->cache[idx] = copy;
+        }
     }
     if (r->cache_len[idx] < need)
         return eva_fail(EVA_ERR_FORMAT, "%s: storage '%s' declares %" PRId64 " elements (%zu bytes) but its entry has %zu bytes", r->what,
@@ -73,7 +83,8 @@ static eva_status storage_bytes(pt_reader *r, const eva_pv *s, const uint8_t **b
 }
 
 /* Add tensor value `tv` as r->path. */
-static eva_status emit_tensor(pt_reader *r, const eva_pv *tv) {
+static eva_status emit_tensor(pt_reader *r, const eva_pv *v) {
+    const eva_pv_tensor *tv = v->tensor;
     const eva_pv *s = tv->storage;
     const uint8_t *base;
     size_t blen;
@@ -102,8 +113,11 @@ static eva_status emit_tensor(pt_reader *r, const eva_pv *tv) {
             /* Gather (or realign) into a contiguous owned block. A view may be larger than its
              * storage only through stride-0 broadcasting: bound that. */
             size_t out_bytes;
-            if (!eva_size_mul((size_t)numel, esize, &out_bytes) || out_bytes > blen + ((size_t)64 << 20))
-                return eva_fail(EVA_ERR_FORMAT, "%s: tensor '%s' is a view much larger than its storage", r->what, r->path);
+            if (!eva_size_mul((size_t)numel, esize, &out_bytes) || out_bytes > blen + ((size_t)64 << 20) ||
+                out_bytes > r->gather_budget)
+                return eva_fail(EVA_ERR_FORMAT, "%s: tensor '%s' is a view much larger than its storage (or views copy far "
+                                "more than the file holds)", r->what, r->path);
+            r->gather_budget -= out_bytes;
             uint8_t *dst = eva_aligned_alloc(out_bytes);
             if (!dst) return EVA_ERR_NOMEM;
             int64_t idx[EVA_MAX_DIMS] = {0};
@@ -151,7 +165,7 @@ static eva_status walk_child(pt_reader *r, const eva_pv *v, size_t plen, const c
 }
 
 static eva_status walk(pt_reader *r, const eva_pv *v, size_t plen, int depth) {
-    if (++r->visits > PT_MAX_VISITS) return eva_fail(EVA_ERR_FORMAT, "%s: object graph too large (shared containers?)", r->what);
+    if (++r->visits > r->max_visits) return eva_fail(EVA_ERR_FORMAT, "%s: object graph too large (shared containers?)", r->what);
     if (v->kind == EVA_PV_TENSOR) return emit_tensor(r, v);
     if (v->kind != EVA_PV_DICT && v->kind != EVA_PV_LIST && v->kind != EVA_PV_TUPLE) return EVA_OK;   /* scalars etc. */
     if (depth >= EVA_PICKLE_MAX_DEPTH)
@@ -244,6 +258,7 @@ static eva_status read_tree(pt_reader *r, const uint8_t *pkl, size_t pkl_len, ev
     eva_pv *root;
     eva_status st = eva_pickle_load(pkl, pkl_len, r->what, &pk, &root);
     if (st) return st;
+    r->max_visits = 4 * eva_pickle_object_count(pk) + 65536;
     r->path[0] = 0;
     if (root->kind == EVA_PV_TENSOR) {
         snprintf(r->path, sizeof r->path, "tensor");   /* torch.save(tensor) */
@@ -287,6 +302,7 @@ eva_status eva_pt_parse(const uint8_t *data, size_t size, const char *what, eva_
     r->what = what;
     r->map = out;
     r->zip = &z;
+    r->gather_budget = 2 * size + ((size_t)64 << 20);
     /* The record is "<stem>/data.pkl" for any stem; pick the shortest such name (a nested copy
      * of another archive inside would have a longer one). */
     int pkl = -1;
@@ -350,6 +366,8 @@ eva_status eva_pt_parse_pickle(const uint8_t *pkl, size_t size, const char *what
     if (!r) return EVA_ERR_NOMEM;
     r->what = what;
     r->map = out;
+    r->zeros_left = 16 * PT_ZERO_STORAGE_BYTES;
+    r->gather_budget = 2 * PT_ZERO_STORAGE_BYTES + 2 * size + ((size_t)16 << 20);
     eva_status st = read_tree(r, pkl, size, info);
     free(r);
     if (st) {

@@ -187,6 +187,16 @@ eva_status eva_zip_open(const uint8_t *d, size_t size, const char *what, eva_zip
         en->method = method;
         p += 46 + nlen + xlen + clen;
     }
+    /* Bomb by many entries: each within deflate's ratio, together far beyond any checkpoint
+     * (real weights barely compress; 256x covers even all-zero buffers in a mostly-real file). */
+    uint64_t inflated = 0;
+    for (int i = 0; i < z->count; i++)
+        if (z->entries[i].method == 8) inflated += z->entries[i].usize;   /* each < 2^46: no overflow */
+    if (inflated > (uint64_t)size * 256 + ((uint64_t)64 << 20)) {
+        st = eva_fail(EVA_ERR_FORMAT, "%s: deflated zip entries declare %llu bytes in a %zu-byte file (zip bomb?)", what,
+                      (unsigned long long)inflated, size);
+        goto fail;
+    }
     /* No two entries may share bytes (overlapping entries are the "zip bomb by overlap" trick). */
     for (int i = 0; i < z->count; i++) z->sorted[i] = i;
     qsort_r(z->sorted, (size_t)z->count, sizeof(int), cmp_by_offset, z->entries);

@@ -165,11 +165,16 @@ typedef struct gemm_job {
 } gemm_job;
 
 /* A[m0:m0+rows, k0:k0+kc] -> MR-row panels, panel p at out + p*MR*kc, element (k, i) at k*MR+i. */
-static void pack_a(int rows, int kc, const float *a, int lda, int MR, float *out) {
+static void pack_a(const gemm_isa *isa, int rows, int kc, const float *a, int lda, float *out) {
+    const int MR = isa->mr;
     for (int p = 0; p < rows; p += MR) {
         int mr = EVA_MIN(MR, rows - p);
         const float *src = a + (size_t)p * (size_t)lda;
         float *dst = out + (size_t)p * (size_t)kc;
+        if (isa->pack_a) {
+            isa->pack_a(kc, src, lda, mr, dst);
+            continue;
+        }
         for (int i = 0; i < mr; i++) {
             const float *row = src + (size_t)i * (size_t)lda;
             for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = row[k];
@@ -211,7 +216,7 @@ static void gemm_task(void *ctx, int task, int thread) {
         bool first = k0 == 0, last = k0 + kc == j->K;
         int flags = (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) |
                     (first && j->bias ? GEMM_F_BIAS : 0) | (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
-        pack_a(m1 - m0, kc, j->A + (size_t)m0 * (size_t)j->lda + k0, j->lda, MR, bufs->a);
+        pack_a(isa, m1 - m0, kc, j->A + (size_t)m0 * (size_t)j->lda + k0, j->lda, bufs->a);
         for (int n = n0; n < n1; n += NR) {
             int nr = EVA_MIN(NR, n1 - n);
             if (j->nn)
@@ -224,12 +229,25 @@ static void gemm_task(void *ctx, int task, int thread) {
                 memcpy(tbias, bias, (size_t)nr * sizeof(float));
                 bias = tbias;
             }
-            for (int m = m0; m < m1; m += MR) {
+            /* the next B panel's source rows (W: NR rows of kc floats) are prefetched from
+               memory while this panel is in use, a slice of rows per tile */
+            int next_n = n + NR < n1 && !j->nn ? n + NR : -1;
+            int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
+            gemm_prefetch pf = {.stride = (size_t)j->ldb * sizeof(float),
+                                .lines_per_row = (int)(((size_t)kc * sizeof(float) + 63) / 64)};
+            for (int m = m0; m < m1; m += MR, tile_i++) {
                 int mr = EVA_MIN(MR, m1 - m);
                 const float *ap = bufs->a + (size_t)(m - m0) * (size_t)kc;
                 float *c = j->C + (size_t)m * (size_t)j->ldc + n;
+                const gemm_prefetch *pfp = NULL;
+                if (next_n >= 0) {
+                    int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, n1 - next_n);
+                    pf.row = (const char *)(j->B + (size_t)(next_n + r0) * (size_t)j->ldb + k0);
+                    pf.rows = r1 - r0;
+                    pfp = pf.rows > 0 ? &pf : NULL;
+                }
                 if (nr == NR) {
-                    isa->kernel(kc, ap, bufs->b, c, j->ldc, mr, flags, bias);
+                    isa->kernel(kc, ap, bufs->b, c, j->ldc, mr, flags, bias, pfp);
                     continue;
                 }
                 /* partial-width tile: go through a scratch tile so kernels only see full NR */
@@ -239,7 +257,7 @@ static void gemm_task(void *ctx, int task, int thread) {
                         memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
                     }
                 }
-                isa->kernel(kc, ap, bufs->b, tile, NR, mr, flags, bias);
+                isa->kernel(kc, ap, bufs->b, tile, NR, mr, flags, bias, pfp);
                 for (int i = 0; i < mr; i++)
                     memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
             }
@@ -258,7 +276,10 @@ static int gcd_int(int a, int b) {
 
 static void gemm_run(eva_pool *pool, gemm_job *j) {
     const int MR = j->isa->mr, NR = j->isa->nr;
-    j->kc = g_kc;
+    /* equal K blocks of at most g_kc (a multiple of 16 where possible: full-width packing) */
+    int kblocks = (j->K + g_kc - 1) / g_kc;
+    j->kc = ((j->K + kblocks - 1) / kblocks + 15) / 16 * 16;
+    if (j->kc > g_kc) j->kc = g_kc;
     int mblocks = (j->M + GEMM_MC_MAX - 1) / GEMM_MC_MAX;
     int rows = (j->M + mblocks - 1) / mblocks;
     j->mc = (rows + MR - 1) / MR * MR;
@@ -324,6 +345,10 @@ void eva_gelu_inplace(float *x, size_t n) {
 #if defined(__x86_64__)
     if (current_kernel() == EVA_GEMM_KERNEL_AVX512) {
         eva_gelu_avx512(x, n);
+        return;
+    }
+    if (current_kernel() == EVA_GEMM_KERNEL_AVX2) {
+        eva_gelu_avx2(x, n);
         return;
     }
 #endif

@@ -5,6 +5,8 @@
  * Compiled with -mavx2 -mfma -mf16c; only called after the run-time CPU check in gemm.c. */
 #include "ops/gemm_internal.h"
 
+#include "ops/gemm_gelu_avx2.h"
+
 #include <immintrin.h>
 
 #define MR 6
@@ -13,24 +15,30 @@
 static inline __attribute__((always_inline)) void tile_store(__m256 x, float *c, int flags, __m256 bias) {
     if (flags & GEMM_F_BIAS) x = _mm256_add_ps(x, bias);
     if (flags & GEMM_F_LOAD_C) x = _mm256_add_ps(x, _mm256_loadu_ps(c));
-    if (flags & GEMM_F_GELU) {
-        _Alignas(32) float t[8];
-        _mm256_store_ps(t, x);
-        for (int i = 0; i < 8; i++) t[i] = eva_gelu_ref(t[i]);
-        x = _mm256_load_ps(t);
-    }
+    if (flags & GEMM_F_GELU) x = eva_gelu8_avx2(x);
     _mm256_storeu_ps(c, x);
 }
 
 static inline __attribute__((always_inline)) void tile_kernel(const int mr, int kc, const float *ap, const float *bp,
-                                                              float *c, int ldc, int flags, const float *bias) {
+                                                              float *c, int ldc, int flags, const float *bias,
+                                                              const gemm_prefetch *pf) {
     __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
     for (int i = 0; i < mr; i++) {
         c0[i] = _mm256_setzero_ps();
         c1[i] = _mm256_setzero_ps();
     }
+    const char *pf_row = pf ? pf->row : NULL;
+    int pf_rows = pf ? pf->rows : 0, pf_line = 0;
     for (int k = 0; k < kc; k++) {
+        if ((k & 3) == 0 && pf_rows > 0) {
+            _mm_prefetch(pf_row + (size_t)pf_line * 64, _MM_HINT_T1);
+            if (++pf_line == pf->lines_per_row) {
+                pf_line = 0;
+                pf_row += pf->stride;
+                pf_rows--;
+            }
+        }
         __m256 b0 = _mm256_load_ps(bp);
         __m256 b1 = _mm256_load_ps(bp + 8);
 #pragma GCC unroll 6
@@ -55,14 +63,14 @@ static inline __attribute__((always_inline)) void tile_kernel(const int mr, int 
 }
 
 static void kernel_avx2(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
-                        const float *bias) {
+                        const float *bias, const gemm_prefetch *pf) {
     switch (mr) {
-    case 1: tile_kernel(1, kc, ap, bp, c, ldc, flags, bias); break;
-    case 2: tile_kernel(2, kc, ap, bp, c, ldc, flags, bias); break;
-    case 3: tile_kernel(3, kc, ap, bp, c, ldc, flags, bias); break;
-    case 4: tile_kernel(4, kc, ap, bp, c, ldc, flags, bias); break;
-    case 5: tile_kernel(5, kc, ap, bp, c, ldc, flags, bias); break;
-    default: tile_kernel(MR, kc, ap, bp, c, ldc, flags, bias); break;
+    case 1: tile_kernel(1, kc, ap, bp, c, ldc, flags, bias, pf); break;
+    case 2: tile_kernel(2, kc, ap, bp, c, ldc, flags, bias, pf); break;
+    case 3: tile_kernel(3, kc, ap, bp, c, ldc, flags, bias, pf); break;
+    case 4: tile_kernel(4, kc, ap, bp, c, ldc, flags, bias, pf); break;
+    case 5: tile_kernel(5, kc, ap, bp, c, ldc, flags, bias, pf); break;
+    default: tile_kernel(MR, kc, ap, bp, c, ldc, flags, bias, pf); break;
     }
 }
 
@@ -112,6 +120,12 @@ static void pack_nn_avx2(int kc, const float *b, int ldb, int nr, float *out) {
             for (int j = 0; j < NR; j++) dst[j] = j < nr ? src[j] : 0.0f;
         }
     }
+}
+
+void eva_gelu_avx2(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, eva_gelu8_avx2(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] = eva_gelu_ref(x[i]); /* < 8 left: the reference */
 }
 
 const gemm_isa eva_gemm_isa_avx2 = {

@@ -9,6 +9,8 @@
  * Compiled with -mavx512f/bw/dq/vl/vnni; only called after the run-time CPU check in gemm.c. */
 #include "ops/gemm_internal.h"
 
+#include "ops/gemm_gelu_avx512.h"
+
 #include <immintrin.h>
 
 #define MR 14
@@ -19,24 +21,47 @@
 static inline __attribute__((always_inline)) void tile_store(__m512 x, float *c, int flags, __m512 bias) {
     if (flags & GEMM_F_BIAS) x = _mm512_add_ps(x, bias);
     if (flags & GEMM_F_LOAD_C) x = _mm512_add_ps(x, _mm512_loadu_ps(c));
-    if (flags & GEMM_F_GELU) {
-        _Alignas(64) float t[16];
-        _mm512_store_ps(t, x);
-        eva_gelu_avx512(t, 16);
-        x = _mm512_load_ps(t);
-    }
+    if (flags & GEMM_F_GELU) x = eva_gelu16_avx512(x);
     _mm512_storeu_ps(c, x);
 }
 
 static inline __attribute__((always_inline)) void tile_kernel(const int mr, int kc, const float *ap, const float *bp,
-                                                              float *c, int ldc, int flags, const float *bias) {
+                                                              float *c, int ldc, int flags, const float *bias,
+                                                              const gemm_prefetch *pf) {
     __m512 c0[MR], c1[MR];
+    /* C is touched only after kc steps: start its misses now into L2 (the A and B streams would
+       push it out of L1 again), and pull it into L1 16 steps before the end */
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc), _MM_HINT_T1);
+        _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc + 16), _MM_HINT_T1);
+    }
+    const int c_pf_k = kc > 16 ? (kc - 16) & ~3 : 0;
 #pragma GCC unroll 14
     for (int i = 0; i < mr; i++) {
         c0[i] = _mm512_setzero_ps();
         c1[i] = _mm512_setzero_ps();
     }
+    const char *pf_row = pf ? pf->row : NULL;
+    int pf_rows = pf ? pf->rows : 0, pf_line = 0;
     for (int k = 0; k < kc; k++) {
+        if ((k & 3) == 0) {
+            if (k == c_pf_k) {
+#pragma GCC unroll 14
+                for (int i = 0; i < mr; i++) {
+                    _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc + 16), _MM_HINT_T0);
+                }
+            }
+            if (pf_rows > 0) {
+                _mm_prefetch(pf_row + (size_t)pf_line * 64, _MM_HINT_T1);
+                if (++pf_line == pf->lines_per_row) {
+                    pf_line = 0;
+                    pf_row += pf->stride;
+                    pf_rows--;
+                }
+            }
+        }
         __m512 b0 = _mm512_load_ps(bp);
         __m512 b1 = _mm512_load_ps(bp + 16);
 #pragma GCC unroll 14
@@ -61,14 +86,14 @@ static inline __attribute__((always_inline)) void tile_kernel(const int mr, int 
 }
 
 #define KERNEL_CASE(R) \
-    case R: tile_kernel(R, kc, ap, bp, c, ldc, flags, bias); break;
+    case R: tile_kernel(R, kc, ap, bp, c, ldc, flags, bias, pf); break;
 
 static void kernel_avx512(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
-                          const float *bias) {
+                          const float *bias, const gemm_prefetch *pf) {
     switch (mr) {
         KERNEL_CASE(1) KERNEL_CASE(2) KERNEL_CASE(3) KERNEL_CASE(4) KERNEL_CASE(5) KERNEL_CASE(6) KERNEL_CASE(7)
         KERNEL_CASE(8) KERNEL_CASE(9) KERNEL_CASE(10) KERNEL_CASE(11) KERNEL_CASE(12) KERNEL_CASE(13)
-    default: tile_kernel(MR, kc, ap, bp, c, ldc, flags, bias); break;
+    default: tile_kernel(MR, kc, ap, bp, c, ldc, flags, bias, pf); break;
     }
 }
 
@@ -131,6 +156,20 @@ static void pack_nn_avx512(int kc, const float *b, int ldb, int nr, float *out) 
     }
 }
 
+/* out[k*14 + i] = a[i*lda + k] for i < mr, k < kc: 16 k at a time through the 16x16 transpose
+ * (rows >= mr are zero), each column stored as 14 lanes. */
+static void pack_a_avx512(int kc, const float *a, int lda, int mr, float *out) {
+    for (int k = 0; k < kc; k += 16) {
+        int kk = EVA_MIN(16, kc - k);
+        __mmask16 m = (__mmask16)(kk == 16 ? 0xFFFFu : (1u << kk) - 1u);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < mr ? _mm512_maskz_loadu_ps(m, a + (size_t)i * (size_t)lda + k) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int i = 0; i < kk; i++) _mm512_mask_storeu_ps(out + (size_t)(k + i) * MR, 0x3FFF, r[i]);
+    }
+}
+
 const gemm_isa eva_gemm_isa_avx512 = {
     .name = "avx512",
     .mr = MR,
@@ -138,4 +177,5 @@ const gemm_isa eva_gemm_isa_avx512 = {
     .kernel = kernel_avx512,
     .pack_tn = pack_tn_avx512,
     .pack_nn = pack_nn_avx512,
+    .pack_a = pack_a_avx512,
 };

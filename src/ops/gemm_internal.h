@@ -17,15 +17,29 @@ enum { GEMM_F_LOAD_C = 1, GEMM_F_BIAS = 2, GEMM_F_GELU = 4 };
 #define GEMM_MR_MAX 14
 #define GEMM_NR_MAX 32
 
+/* Cache lines the kernel should prefetch (into L2) while it computes: `rows` rows of
+ * `lines_per_row` consecutive 64-byte lines, rows `stride` bytes apart. The driver points this at
+ * the weight rows of the next B panel so their memory latency hides under the FMAs; one
+ * prefetch per 4 k steps keeps the fill buffers from ever blocking the loop. */
+typedef struct gemm_prefetch {
+    const char *row;
+    size_t stride;
+    int lines_per_row;
+    int rows;
+} gemm_prefetch;
+
 typedef struct gemm_isa {
     const char *name;
     int mr, nr;
-    /* one MR x NR tile, kc >= 1, 1 <= mr <= MR; bias (NR floats) used only with GEMM_F_BIAS */
+    /* one MR x NR tile, kc >= 1, 1 <= mr <= MR; bias (NR floats) used only with GEMM_F_BIAS;
+     * pf may be NULL */
     void (*kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
-                   const float *bias);
+                   const float *bias, const gemm_prefetch *pf);
     /* B panel from W[N,K] rows (w points at W[n0, k0]) and from B[K,N] (b points at B[k0, n0]) */
     void (*pack_tn)(int kc, const float *w, int ldw, int nr, float *out);
     void (*pack_nn)(int kc, const float *b, int ldb, int nr, float *out);
+    /* A panel: out[k*MR + i] = a[i*lda + k] for i < mr (NULL: the generic scalar loop in gemm.c) */
+    void (*pack_a)(int kc, const float *a, int lda, int mr, float *out);
 } gemm_isa;
 
 /* Each is defined only when its ISA file is compiled (x86-64); the driver checks the CPU. */
@@ -34,5 +48,6 @@ extern const gemm_isa eva_gemm_isa_avx2;
 
 /* Vectorised exact-erf GELU over n floats (AVX-512 version; call only after the CPU check). */
 void eva_gelu_avx512(float *x, size_t n);
+void eva_gelu_avx2(float *x, size_t n);
 
 #endif /* EVA_OPS_GEMM_INTERNAL_H */

@@ -8,8 +8,10 @@
 #include "pipelines/preprocess.h"
 
 #include "io/image.h"
+#include "pipelines/resize_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define PREC_BITS 22   /* Pillow: 32 - 8 - 2 */
@@ -78,6 +80,19 @@ static eva_status axis_make(int in_size, int out_size, int o0, int n, axis_coeff
     return EVA_OK;
 }
 
+static bool g_force_reference;
+void eva_resize_force_reference(bool on) { g_force_reference = on; }
+
+static bool use_fast(void) {
+#if defined(__x86_64__)
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return have && !g_force_reference;
+#else
+    return false;
+#endif
+}
+
 static inline uint8_t clip8(int32_t v) {
     if (v >= (1 << PREC_BITS << 8)) return 255;
     if (v <= 0) return 0;
@@ -92,6 +107,7 @@ eva_status eva_resize_bicubic_u8(const uint8_t *src, int W, int H, int OW, int O
     const bool need_h = OW != W, need_v = OH != H;
     axis_coeffs ch = {0}, cv = {0};
     uint8_t *tmp = NULL;
+    int32_t *acc = NULL;
     eva_status st = EVA_OK;
     /* Rows of the source (= of the horizontal-pass output) that the vertical pass reads. */
     int r0 = y0, r1 = y0 + wh;
@@ -114,22 +130,27 @@ eva_status eva_resize_bicubic_u8(const uint8_t *src, int W, int H, int OW, int O
     }
     if (need_h) {
         if ((st = axis_make(W, OW, x0, ww, &ch)) != EVA_OK) goto done;
-        for (int y = 0; y < tr; y++) {
-            const uint8_t *row = src + (size_t)(r0 + y) * W * 3;
-            uint8_t *o = tmp + (size_t)y * ww * 3;
-            for (int x = 0; x < ww; x++) {
-                const int xmin = ch.bounds[2 * x], n = ch.bounds[2 * x + 1];
-                const int32_t *k = ch.kk + (size_t)x * ch.ksize;
-                const uint8_t *p = row + (size_t)xmin * 3;
-                int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
-                for (int j = 0; j < n; j++, p += 3) {
-                    s0 += p[0] * k[j];
-                    s1 += p[1] * k[j];
-                    s2 += p[2] * k[j];
+        if (use_fast()) {
+            for (int y = 0; y < tr; y++)
+                eva_resize_hrow_avx2(src + (size_t)(r0 + y) * W * 3, W, ww, ch.bounds, ch.kk, ch.ksize, tmp + (size_t)y * ww * 3);
+        } else {   /* plain C reference */
+            for (int y = 0; y < tr; y++) {
+                const uint8_t *row = src + (size_t)(r0 + y) * W * 3;
+                uint8_t *o = tmp + (size_t)y * ww * 3;
+                for (int x = 0; x < ww; x++) {
+                    const int xmin = ch.bounds[2 * x], n = ch.bounds[2 * x + 1];
+                    const int32_t *k = ch.kk + (size_t)x * ch.ksize;
+                    const uint8_t *p = row + (size_t)xmin * 3;
+                    int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
+                    for (int j = 0; j < n; j++, p += 3) {
+                        s0 += p[0] * k[j];
+                        s1 += p[1] * k[j];
+                        s2 += p[2] * k[j];
+                    }
+                    o[3 * x] = clip8(s0);
+                    o[3 * x + 1] = clip8(s1);
+                    o[3 * x + 2] = clip8(s2);
                 }
-                o[3 * x] = clip8(s0);
-                o[3 * x + 1] = clip8(s1);
-                o[3 * x + 2] = clip8(s2);
             }
         }
     } else {
@@ -138,16 +159,25 @@ eva_status eva_resize_bicubic_u8(const uint8_t *src, int W, int H, int OW, int O
     }
     /* Vertical pass (Pillow ImagingResampleVertical_8bpc). */
     if (need_v) {
+        /* Same sums as Pillow (integer adds commute), accumulated row by row so the inner loop
+         * runs over contiguous bytes and vectorises. */
+        const int rw = ww * 3;
+        acc = eva_malloc(sizeof(int32_t) * (size_t)rw);
+        if (!acc) {
+            st = EVA_ERR_NOMEM;
+            goto done;
+        }
         for (int y = 0; y < wh; y++) {
             const int ymin = cv.bounds[2 * y] - r0, n = cv.bounds[2 * y + 1];
             const int32_t *k = cv.kk + (size_t)y * cv.ksize;
-            uint8_t *o = dst + (size_t)y * ww * 3;
-            for (int x = 0; x < ww * 3; x++) {
-                int32_t s = 1 << (PREC_BITS - 1);
-                const uint8_t *p = tmp + (size_t)ymin * ww * 3 + x;
-                for (int j = 0; j < n; j++, p += (size_t)ww * 3) s += *p * k[j];
-                o[x] = clip8(s);
+            for (int x = 0; x < rw; x++) acc[x] = 1 << (PREC_BITS - 1);
+            for (int j = 0; j < n; j++) {
+                const uint8_t *p = tmp + (size_t)(ymin + j) * rw;
+                const int32_t kj = k[j];
+                for (int x = 0; x < rw; x++) acc[x] += p[x] * kj;
             }
+            uint8_t *o = dst + (size_t)y * rw;
+            for (int x = 0; x < rw; x++) o[x] = clip8(acc[x]);
         }
     } else {
         memcpy(dst, tmp, (size_t)wh * ww * 3);
@@ -156,6 +186,7 @@ done:
     axis_free(&ch);
     axis_free(&cv);
     free(tmp);
+    free(acc);
     return st;
 }
 
@@ -177,22 +208,44 @@ int eva_center_crop_offset(int n, int c) {
 }
 
 int eva_scale_size(int size, float crop_pct) {
-    return (int)floor((double)size / (double)crop_pct);
+    /* The params carry a float, Python divides by the double the user wrote (0.8, not
+     * 0.800000011920929): recover the shortest decimal that rounds to this float first, so that
+     * e.g. floor(224 / 0.8) is 280 as in timm, not 279. */
+    double cp = (double)crop_pct;
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)crop_pct);
+        double d = strtod(buf, NULL);
+        if ((float)d == crop_pct) {
+            cp = d;
+            break;
+        }
+    }
+    return (int)floor((double)size / cp);
+}
+
+/* Size and crop_pct only: what the uint8 crop needs (mean/std may be unset there). */
+static eva_status check_geometry(const eva_preprocess_params *p) {
+    if (!p) return eva_fail(EVA_ERR_INVALID_ARG, "preprocess: params is NULL");
+    if (p->size < 1 || p->size > 8192) return eva_fail(EVA_ERR_INVALID_ARG, "invalid preprocessing parameters: size %d out of range 1..8192", p->size);
+    if (!(p->crop_pct >= 0.05f && p->crop_pct <= 4.0f))
+        return eva_fail(EVA_ERR_INVALID_ARG, "invalid preprocessing parameters: crop_pct %g out of range 0.05..4", (double)p->crop_pct);
+    return EVA_OK;
 }
 
 eva_status eva_preprocess_check(const eva_preprocess_params *p) {
     if (!p) return eva_fail(EVA_ERR_INVALID_ARG, "preprocess: params is NULL");
-    if (p->size < 1 || p->size > 8192) return eva_fail(EVA_ERR_INVALID_ARG, "preprocess: size %d out of range 1..8192", p->size);
+    if (p->size < 1 || p->size > 8192) return eva_fail(EVA_ERR_INVALID_ARG, "invalid preprocessing parameters: size %d out of range 1..8192", p->size);
     if (!(p->crop_pct >= 0.05f && p->crop_pct <= 4.0f))
-        return eva_fail(EVA_ERR_INVALID_ARG, "preprocess: crop_pct %g out of range 0.05..4", (double)p->crop_pct);
+        return eva_fail(EVA_ERR_INVALID_ARG, "invalid preprocessing parameters: crop_pct %g out of range 0.05..4", (double)p->crop_pct);
     for (int c = 0; c < 3; c++)
         if (!isfinite(p->mean[c]) || !isfinite(p->std[c]) || p->std[c] == 0.0f)
-            return eva_fail(EVA_ERR_INVALID_ARG, "preprocess: mean/std must be finite and std non-zero");
+            return eva_fail(EVA_ERR_INVALID_ARG, "invalid preprocessing parameters: mean/std must be finite and std non-zero");
     return EVA_OK;
 }
 
 eva_status eva_preprocess_crop_u8(const eva_image *img, const eva_preprocess_params *p, uint8_t *crop) {
-    eva_status st = eva_preprocess_check(p);
+    eva_status st = check_geometry(p);
     if (st != EVA_OK) return st;
     if (!img || !img->data || img->width < 1 || img->height < 1)
         return eva_fail(EVA_ERR_INVALID_ARG, "preprocess: empty image");
@@ -241,7 +294,7 @@ void eva_normalize_chw(const uint8_t *crop, int S, const float mean[3], const fl
 }
 
 eva_status eva_preprocess_image(const eva_image *img, const eva_preprocess_params *p, float *out, uint8_t *crop_u8) {
-    eva_status st = eva_preprocess_check(p);
+    eva_status st = out ? eva_preprocess_check(p) : check_geometry(p);
     if (st != EVA_OK) return st;
     const int S = p->size;
     uint8_t *crop = crop_u8 ? crop_u8 : eva_malloc((size_t)S * S * 3);
@@ -253,7 +306,7 @@ eva_status eva_preprocess_image(const eva_image *img, const eva_preprocess_param
 }
 
 eva_status eva_preprocess_file(const char *path, const eva_preprocess_params *p, float *out, uint8_t *crop_u8) {
-    eva_status st = eva_preprocess_check(p);
+    eva_status st = out ? eva_preprocess_check(p) : check_geometry(p);   /* before decoding */
     if (st != EVA_OK) return st;
     eva_image_options o = {.exif_rotate = p->exif_rotate, .max_pixels = 0};
     eva_image img;

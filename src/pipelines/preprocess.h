@@ -25,7 +25,8 @@ int eva_center_crop_offset(int n, int c);
 /* floor(size / crop_pct) as Python computes it (double division). */
 int eva_scale_size(int size, float crop_pct);
 
-/* The uint8 crop [S, S, 3] for params p (resize + center crop, zero padded if needed). */
+/* The uint8 crop [S, S, 3] for params p (resize + center crop, zero padded if needed). Uses
+ * size, crop_pct and squash only (mean/std may be left zero). */
 eva_status eva_preprocess_crop_u8(const eva_image *img, const eva_preprocess_params *p, uint8_t *crop);
 
 /* ToTensor + Normalize: crop [S*S, 3] uint8 -> out [3, S, S] float32. */

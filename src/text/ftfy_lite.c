@@ -237,12 +237,24 @@ static bool nfc(const uint32_t *in, size_t n, eva_cpbuf *out) {
     return ok;
 }
 
+eva_status eva_text_nfc(const uint32_t *in, size_t n, eva_cpbuf *out) {
+    return nfc(in, n, out) ? EVA_OK : EVA_ERR_NOMEM;
+}
+
 static bool same(const eva_cpbuf *a, const eva_cpbuf *b) {
     return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(uint32_t)) == 0);
 }
 
 /* ftfy.fix_and_explain on one segment. */
 static bool fix_segment(const uint32_t *in, size_t n, bool unescape, eva_cpbuf *out) {
+    /* Fast path: printable ASCII plus \t \n \f (and no '&' while unescaping) is a fixed point of
+     * every step (no fixer touches it and NFC of ASCII is itself). Most captions take it. */
+    bool plain = true;
+    for (size_t i = 0; i < n && plain; i++) {
+        uint32_t c = in[i];
+        plain = ((c >= 0x20 && c <= 0x7E) || c == '\t' || c == '\n' || c == '\f') && !(unescape && c == '&');
+    }
+    if (plain) return eva_cpbuf_append(out, in, n);
     eva_cpbuf cur = {0}, tmp = {0}, orig = {0};
     bool ok = eva_cpbuf_append(&cur, in, n);
     for (int round = 0; round < 64 && ok; round++) {
@@ -273,6 +285,7 @@ eva_status eva_text_ftfy(const uint32_t *in, size_t n, eva_cpbuf *out) {
         size_t end = pos;
         while (end < n && in[end] != '\n') end++;
         if (end < n) end++;   /* the segment keeps its '\n' */
+        if (end - pos > 1000000) end = pos + 1000000;   /* ftfy's max_decode_length */
         if (unescape)
             for (size_t i = pos; i < end; i++)
                 if (in[i] == '<') { unescape = false; break; }

@@ -33,6 +33,8 @@ int eva_utf8_put(uint32_t c, uint8_t out[4]);
 /* ---- cleaning stages (text_clean.c, ftfy_lite.c) */
 /* ftfy.fix_text subset (see ftfy_lite.c for exactly what is and is not reproduced). */
 eva_status eva_text_ftfy(const uint32_t *in, size_t n, eva_cpbuf *out);
+/* Unicode NFC (unicodedata.normalize('NFC'), Unicode 14). */
+eva_status eva_text_nfc(const uint32_t *in, size_t n, eva_cpbuf *out);
 /* Python html.unescape (HTML5 entity table, numeric references with the same replacements). */
 eva_status eva_text_html_unescape(const uint32_t *in, size_t n, eva_cpbuf *out);
 /* basic_clean: ftfy, html.unescape twice, strip. */

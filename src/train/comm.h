@@ -28,4 +28,25 @@ eva_status eva_comm_check_params(const eva_param_ref *params, int n, int64_t ste
 /* Seconds spent in communication since start (for the all-reduce time share). */
 double eva_comm_seconds(void);
 
+/* Fixed-order reduction: every reduced element is sum_r (w_r / sum w) g_r computed in double in
+ * rank order 0..W-1 and rounded once, whatever the MPI library's algorithm, the bucket size or
+ * ZeRO-1 on/off. Off: the MPI library's own (faster) all-reduce. */
+void eva_comm_set_deterministic(bool on);
+bool eva_comm_deterministic(void);
+/* End every rank now (after a fatal error on this one, so the others do not wait for it in a
+ * collective); no-op with one rank. */
+void eva_comm_abort(int code);
+
+/* ---- ZeRO-1: a flat block of `total` floats (vit_train's param_mem / grad_mem) is cut into
+ * `world` contiguous shards; rank r owns [begin, end) and keeps the AdamW state of that range. */
+void eva_comm_shard_range(int64_t total, int rank, int world, int64_t *begin, int64_t *end);
+/* grad[own shard] <- weighted average over ranks (as eva_comm_allreduce_grads; *value, *weight
+ * likewise). The rest of grad is left unspecified. */
+eva_status eva_comm_reduce_scatter_grads(float *grad, int64_t total, double *value, double *weight);
+/* Every rank's shard of param to every rank: param is complete and equal everywhere after. */
+eva_status eva_comm_allgather_params(float *param, int64_t total);
+/* Rank 0 receives all shards concatenated into full[total] (each rank passes its own shard in
+ * `mine`; full is only written on rank 0 and may be NULL elsewhere). */
+eva_status eva_comm_gather_shards(const float *mine, float *full, int64_t total);
+
 #endif

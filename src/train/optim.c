@@ -166,6 +166,13 @@ double eva_adamw_lr_scale(const eva_adamw *opt, int index) { return opt->params[
 int eva_adamw_layer_id(const eva_adamw *opt, int index) { return opt->params[index].layer_id; }
 bool eva_adamw_decayed(const eva_adamw *opt, int index) { return opt->params[index].decay; }
 int64_t eva_adamw_steps(const eva_adamw *opt) { return opt->step; }
+int eva_adamw_count(const eva_adamw *opt) { return opt->n; }
+void eva_adamw_set_steps(eva_adamw *opt, int64_t steps) { opt->step = steps < 0 ? 0 : steps; }
+
+void eva_adamw_state(eva_adamw *opt, int index, float **m, float **v) {
+    *m = opt->params[index].m;
+    *v = opt->params[index].v;
+}
 
 typedef struct step_ctx {
     eva_adamw *opt;

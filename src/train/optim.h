@@ -61,6 +61,11 @@ double eva_adamw_lr_scale(const eva_adamw *opt, int index);
 int eva_adamw_layer_id(const eva_adamw *opt, int index);
 bool eva_adamw_decayed(const eva_adamw *opt, int index);
 int64_t eva_adamw_steps(const eva_adamw *opt);
+/* Moment buffers of parameter `index` (numel floats each), for checkpointing / resuming;
+ * eva_adamw_set_steps restores the step count used by the bias correction. */
+void eva_adamw_state(eva_adamw *opt, int index, float **m, float **v);
+void eva_adamw_set_steps(eva_adamw *opt, int64_t steps);
+int eva_adamw_count(const eva_adamw *opt);
 
 /* One step: lr = schedule value (each parameter uses lr * lr_scale), wd = scheduled weight decay
  * for the decayed parameters, grad_scale multiplies every gradient on the fly (the clipping

@@ -87,6 +87,8 @@ static void add_config_meta(eva_ckpt_meta *m, const eva_pretrain_config *c, cons
     eva_meta_set(m, "cfg.min_block", "%d", min_block);
     eva_meta_set(m, "cfg.seed", "%llu", (unsigned long long)c->seed);
     eva_meta_set(m, "cfg.world", "%d", c->world);
+    /* a resume on another number of ranks keeps the global batch (and so the schedule) */
+    eva_meta_set(m, "cfg.global_batch", "%lld", (long long)c->batch * c->world);
 }
 
 /* On resume the run's own configuration wins over the flags (only steps/threads may change). */
@@ -133,6 +135,100 @@ static void truncate_metrics(const char *dir, int64_t last_step) {
     if (fclose(out) == 0) rename(tmp, path);
 }
 
+/* ---- ZeRO-1: this rank's AdamW state covers [begin, end) of the flat parameter block; the
+ * optimizer sees one eva_param_ref per tensor piece in that range (name and ndim of the whole
+ * tensor, so the weight-decay and layer groups are those of the tensor). */
+typedef struct zero_shard {
+    eva_param_ref *refs;
+    int *tensor;          /* refs[j] is a piece of m->params[tensor[j]] ... */
+    int64_t *offset;      /* ... starting at this element */
+    int n;
+    int64_t begin, end;
+} zero_shard;
+
+static void zero_free(zero_shard *z) {
+    free(z->refs);
+    free(z->tensor);
+    free(z->offset);
+    memset(z, 0, sizeof *z);
+}
+
+static eva_status zero_build(const eva_vit_train *m, int rank, int world, zero_shard *z) {
+    eva_comm_shard_range(m->total, rank, world, &z->begin, &z->end);
+    int n = m->n_params > 0 ? m->n_params : 1;
+    z->refs = calloc((size_t)n, sizeof *z->refs);
+    z->tensor = calloc((size_t)n, sizeof *z->tensor);
+    z->offset = calloc((size_t)n, sizeof *z->offset);
+    if (!z->refs || !z->tensor || !z->offset) return eva_fail(EVA_ERR_NOMEM, "out of memory");
+    int64_t pos = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        const eva_param_ref *p = &m->params[i];
+        if (p->param != m->param_mem + pos || p->grad != m->grad_mem + pos)
+            return eva_fail(EVA_ERR_INVALID_ARG, "ZeRO-1 needs the parameters in one contiguous block (%s is not)", p->name);
+        int64_t lo = EVA_MAX(z->begin, pos), hi = EVA_MIN(z->end, pos + p->numel);
+        if (lo < hi) {
+            z->refs[z->n] = (eva_param_ref){p->name, p->param + (lo - pos), p->grad + (lo - pos), hi - lo, p->ndim};
+            z->tensor[z->n] = i;
+            z->offset[z->n] = lo - pos;
+            z->n++;
+        }
+        pos += p->numel;
+    }
+    return EVA_OK;
+}
+
+/* The shard's moments from a full optimizer (after loading a checkpoint). */
+static void zero_from_full(const zero_shard *z, eva_adamw *shard, eva_adamw *full) {
+    for (int j = 0; j < z->n; j++) {
+        float *sm, *sv, *fm, *fv;
+        eva_adamw_state(shard, j, &sm, &sv);
+        eva_adamw_state(full, z->tensor[j], &fm, &fv);
+        memcpy(sm, fm + z->offset[j], sizeof(float) * (size_t)z->refs[j].numel);
+        memcpy(sv, fv + z->offset[j], sizeof(float) * (size_t)z->refs[j].numel);
+    }
+    eva_adamw_set_steps(shard, eva_adamw_steps(full));
+}
+
+/* Collective: rank 0 gets a full optimizer holding every rank's moments (for a checkpoint that
+ * loads on any number of ranks); *full stays NULL elsewhere. Transient memory on rank 0: the
+ * full m and v plus one flat block. */
+static eva_status zero_gather_full(const zero_shard *z, eva_adamw *shard, const eva_vit_train *m, const eva_adamw_config *ac,
+                                   bool root, eva_adamw **full) {
+    *full = NULL;
+    eva_status st = EVA_OK;
+    float *flat = NULL, *mine = malloc(sizeof(float) * (size_t)EVA_MAX(1, z->end - z->begin));
+    if (!mine) return eva_fail(EVA_ERR_NOMEM, "out of memory");
+    if (root) {
+        flat = eva_aligned_alloc(sizeof(float) * (size_t)m->total);
+        if (!flat) st = eva_fail(EVA_ERR_NOMEM, "ZeRO-1: out of memory gathering the optimizer state");
+        if (st == EVA_OK) st = eva_adamw_create(m->params, m->n_params, ac, full);
+    }
+    for (int which = 0; which < 2 && st == EVA_OK; which++) {
+        int64_t k = 0;
+        for (int j = 0; j < z->n; j++) {
+            float *sm, *sv;
+            eva_adamw_state(shard, j, &sm, &sv);
+            memcpy(mine + k, which ? sv : sm, sizeof(float) * (size_t)z->refs[j].numel);
+            k += z->refs[j].numel;
+        }
+        st = eva_comm_gather_shards(mine, flat, m->total);
+        if (st == EVA_OK && root)
+            for (int i = 0; i < m->n_params; i++) {
+                float *fm, *fv;
+                eva_adamw_state(*full, i, &fm, &fv);
+                memcpy(which ? fv : fm, flat + (m->params[i].param - m->param_mem), sizeof(float) * (size_t)m->params[i].numel);
+            }
+    }
+    if (st == EVA_OK && root) eva_adamw_set_steps(*full, eva_adamw_steps(shard));
+    if (st != EVA_OK) {
+        eva_adamw_free(*full);
+        *full = NULL;
+    }
+    eva_aligned_free(flat);
+    free(mine);
+    return st;
+}
+
 eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progress_fn fn, void *user) {
     eva_pretrain_config c = *cfg_in;
     eva_status st = EVA_OK;
@@ -148,6 +244,9 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     eva_ckpt_meta meta = {0};
     char msg[1024];
     bool root = c.rank == 0;
+    bool zero = c.zero1 && c.world > 1;
+    zero_shard zs = {0};
+    eva_comm_set_deterministic(c.deterministic);
 
     if (!c.out_dir) return eva_fail(EVA_ERR_INVALID_ARG, "pretrain needs a run folder");
     if (mkdir(c.out_dir, 0755) != 0 && errno != EEXIST)
@@ -167,6 +266,13 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
         if (!c.data) c.data = eva_meta_get(&resume_meta, "cfg.data");
         if (!c.teacher) c.teacher = eva_meta_get(&resume_meta, "cfg.teacher");
         if (keep_steps > 0) c.steps = keep_steps;
+        int64_t gb = eva_meta_get_i64(&resume_meta, "cfg.global_batch", 0);
+        if (gb > 0) {
+            if (gb % c.world != 0)
+                return eva_fail(EVA_ERR_INVALID_ARG, "%s: the run's global batch %lld does not split over %d ranks", resume_path,
+                                (long long)gb, c.world);
+            c.batch = (int)(gb / c.world);
+        }
     }
     if (!c.data || !c.teacher) return eva_fail(EVA_ERR_INVALID_ARG, "pretrain needs --data and --teacher");
     if (c.size % c.patch != 0) return eva_fail(EVA_ERR_INVALID_ARG, "--size %d is not a multiple of --patch %d", c.size, c.patch);
@@ -196,13 +302,21 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
 
     eva_vit_train_config vc = {.img_size = c.size, .patch = c.patch, .in_chans = 3, .width = c.width, .depth = c.depth,
                                .heads = c.heads, .mlp = c.mlp, .lm_dim = Dt, .ln_eps = 1e-6f, .drop_path = c.drop_path,
-                               .seed = c.seed};
+                               .seed = c.seed ^ ((uint64_t)c.rank * 0x9e3779b97f4a7c15ull)};   /* drop path: own draws per rank */
     if ((st = eva_vit_train_create(&vc, c.threads, &m)) != EVA_OK) goto done;
     eva_init_config ic = eva_init_config_pretrain();
     if ((st = eva_init_vit_params(m->params, m->n_params, &ic, c.seed)) != EVA_OK) goto done;
     eva_adamw_config ac = eva_adamw_config_pretrain(c.depth);
     ac.weight_decay = c.weight_decay;
-    if ((st = eva_adamw_create(m->params, m->n_params, &ac, &opt)) != EVA_OK) goto done;
+    if (zero) {
+        if ((st = zero_build(m, c.rank, c.world, &zs)) != EVA_OK) goto done;
+        if ((st = eva_adamw_create(zs.refs, zs.n, &ac, &opt)) != EVA_OK) goto done;
+        snprintf(msg, sizeof msg, "ZeRO-1: AdamW state %.2f MB per rank (%.2f MB unsharded), parameters [%lld, %lld) of %lld on rank 0",
+                 8.0 * (double)(zs.end - zs.begin) / 1048576.0, 8.0 * (double)m->total / 1048576.0, (long long)zs.begin,
+                 (long long)zs.end, (long long)m->total);
+        if (fn) fn(&(eva_train_progress){.event = "zero1", .message = msg}, user);
+    } else if ((st = eva_adamw_create(m->params, m->n_params, &ac, &opt)) != EVA_OK)
+        goto done;
 
     eva_loader_params lp = {.batch = c.batch, .threads = c.loader_threads, .prefetch = 2, .seed = c.seed, .shuffle = true,
                             .drop_last = true, .rank = c.rank, .world = c.world, .aug = eva_aug_defaults(EVA_AUG_MIM, c.size)};
@@ -217,7 +331,15 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     int64_t step = 0;
     if (c.resume) {
         int skipped = 0;
-        st = eva_ckpt_load_latest(c.out_dir, m->params, m->n_params, opt, &meta, resume_path, sizeof resume_path, &skipped);
+        if (zero) {   /* checkpoints hold the full state: load it, keep this rank's shard */
+            eva_adamw *full = NULL;
+            st = eva_adamw_create(m->params, m->n_params, &ac, &full);
+            if (st == EVA_OK)
+                st = eva_ckpt_load_latest(c.out_dir, m->params, m->n_params, full, &meta, resume_path, sizeof resume_path, &skipped);
+            if (st == EVA_OK) zero_from_full(&zs, opt, full);
+            eva_adamw_free(full);
+        } else
+            st = eva_ckpt_load_latest(c.out_dir, m->params, m->n_params, opt, &meta, resume_path, sizeof resume_path, &skipped);
         if (st != EVA_OK) goto done;
         step = eva_meta_get_i64(&meta, "ckpt.step", 0);
         m->step = (uint64_t)eva_meta_get_i64(&meta, "train.forward_count", (int64_t)step);
@@ -232,7 +354,9 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
                  skipped ? " (newer damaged checkpoints skipped)" : "");
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "resumed", .message = msg}, user);
     }
-    /* the parameters are identical on every rank from here on (same init or the same checkpoint) */
+    /* the parameters are identical on every rank from here on (same init or the same checkpoint);
+     * rank 0's are broadcast anyway, so a rank that read another file cannot drift silently */
+    if ((st = eva_comm_broadcast_params(m->params, m->n_params)) != EVA_OK) goto done;
     meta.n = 0;
     add_config_meta(&meta, &c, &vc, lr, min_lr, warmup, mask_count, min_block);
 
@@ -260,21 +384,39 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
         int M = 0;
         double loss = 0;
         if ((st = eva_vit_train_mim_step(m, images, n, masks, targets, NULL, &M, &loss)) != EVA_OK) goto done;
-        double weight = M;
-        if ((st = eva_comm_allreduce_grads(m->params, m->n_params, &loss, &weight)) != EVA_OK) goto done;
-        double gnorm = eva_grad_global_norm(m->params, m->n_params);
+        double weight = M, gnorm;
+        if (zero) {
+            /* ZeRO-1: average only this rank's shard, norm from the shards' sums of squares,
+             * AdamW on the shard, then every rank's updated shard to everyone */
+            if ((st = eva_comm_reduce_scatter_grads(m->grad_mem, m->total, &loss, &weight)) != EVA_OK) goto done;
+            double ss = 0;
+            for (int j = 0; j < zs.n; j++) {
+                double t = 0;
+                for (int64_t i = 0; i < zs.refs[j].numel; i++) t += (double)zs.refs[j].grad[i] * zs.refs[j].grad[i];
+                ss += t;
+            }
+            if ((st = eva_comm_allreduce_sum(&ss, 1)) != EVA_OK) goto done;
+            gnorm = sqrt(ss);
+        } else {
+            if ((st = eva_comm_allreduce_grads(m->params, m->n_params, &loss, &weight)) != EVA_OK) goto done;
+            gnorm = eva_grad_global_norm(m->params, m->n_params);
+        }
         double coef = eva_grad_clip_coef(gnorm, c.clip_grad);
         double lr_now = eva_cosine_schedule_at(&sched, step);
         if ((st = eva_adamw_step(opt, lr_now, c.weight_decay, coef, m->pool)) != EVA_OK) goto done;
+        if (zero && (st = eva_comm_allgather_params(m->param_mem, m->total)) != EVA_OK) goto done;
         step++;
+        if (c.check_every > 0 && step % c.check_every == 0 && (st = eva_comm_check_params(m->params, m->n_params, step)) != EVA_OK)
+            goto done;
         double now = eva_now_seconds();
         double ips = (double)(step - first_step) * global_batch / (now - t_start);
         double eta = ips > 0 ? (double)(total - step) * global_batch / ips : 0;
         if (root) {
             snprintf(msg, sizeof msg,
                      "{\"step\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.8f, \"grad_norm\": %.6g, \"images_per_s\": %.2f, "
-                     "\"eta_s\": %.0f, \"masked\": %d, \"time_s\": %.3f}",
-                     (long long)step, (long long)epoch, lr_now, loss, gnorm, ips, eta, M, now - t_start);
+                     "\"eta_s\": %.0f, \"masked\": %d, \"time_s\": %.3f, \"comm_s\": %.3f}",
+                     (long long)step, (long long)epoch, lr_now, loss, gnorm, ips, eta, (int)weight, now - t_start,
+                     eva_comm_seconds());
             if ((st = append_metrics(c.out_dir, msg)) != EVA_OK) goto done;
         }
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .epoch = epoch, .lr = lr_now, .loss = loss,
@@ -282,11 +424,22 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
                    user);
         (void)t_last;
         bool stop = c.stop && *c.stop;
+        if (c.world > 1) {   /* the signal may reach the ranks at different steps: stop together */
+            double any = stop;
+            if ((st = eva_comm_allreduce_sum(&any, 1)) != EVA_OK) goto done;
+            stop = any > 0;
+        }
         bool want_ckpt = step == total || stop || (c.ckpt_every > 0 && step % c.ckpt_every == 0);
-        if (want_ckpt && root) {
-            eva_meta_set(&meta, "train.forward_count", "%llu", (unsigned long long)m->step);
-            eva_meta_set(&meta, "eva.heads", "%d", c.heads);
-            if ((st = eva_ckpt_save(c.out_dir, step, m->params, m->n_params, opt, &meta, c.keep)) != EVA_OK) goto done;
+        if (want_ckpt) {
+            eva_adamw *full = NULL;   /* ZeRO-1: the full optimizer state, on rank 0 */
+            if (zero && (st = zero_gather_full(&zs, opt, m, &ac, root, &full)) != EVA_OK) goto done;
+            if (root) {
+                eva_meta_set(&meta, "train.forward_count", "%llu", (unsigned long long)m->step);
+                eva_meta_set(&meta, "eva.heads", "%d", c.heads);
+                st = eva_ckpt_save(c.out_dir, step, m->params, m->n_params, zero ? full : opt, &meta, c.keep);
+            }
+            eva_adamw_free(full);
+            if (st != EVA_OK) goto done;
             snprintf(msg, sizeof msg, "checkpoint at step %lld", (long long)step);
             if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "checkpoint", .message = msg}, user);
         }
@@ -299,6 +452,13 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
         snprintf(msg, sizeof msg, "%lld unreadable image(s) were skipped (replaced by the next readable one)",
                  (long long)eva_loader_bad_count(loader));
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "warning", .message = msg}, user);
+    }
+    if (c.world > 1 && step > first_step) {
+        double wall = eva_now_seconds() - t_start;
+        snprintf(msg, sizeof msg, "%d ranks (%s%s): communication %.3f s of %.3f s on rank 0 (%.1f%%), %.2f images/s", c.world,
+                 c.deterministic ? "deterministic" : "MPI all-reduce", zero ? ", ZeRO-1" : "", eva_comm_seconds(), wall,
+                 100.0 * eva_comm_seconds() / wall, (double)(step - first_step) * global_batch / wall);
+        if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "comm", .message = msg}, user);
     }
     if (root) {
         /* the result: a plain EVA MIM checkpoint (official names) */
@@ -313,6 +473,7 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
         st = eva_save_params(path, m->params, (const int64_t(*)[4])shapes, m->n_params, &mm);
     }
 done:
+    zero_free(&zs);
     free(shapes);
     eva_aligned_free(images);
     eva_aligned_free(targets);

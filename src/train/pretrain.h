@@ -34,6 +34,9 @@ typedef struct eva_pretrain_config {
     int threads, loader_threads;
     int ckpt_every, keep;      /* steps between checkpoints (0: only at the end), newest kept */
     int world, rank;           /* data parallel (1, 0 without MPI) */
+    bool deterministic;        /* fixed-order gradient reduction (comm.h) */
+    bool zero1;                /* AdamW state sharded over the ranks (ZeRO stage 1) */
+    int check_every;           /* compare a parameter checksum across ranks every K steps (0: off) */
     volatile sig_atomic_t *stop;   /* set asynchronously (SIGINT): checkpoint and return */
 } eva_pretrain_config;
 
