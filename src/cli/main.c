@@ -34,11 +34,14 @@ extern const char help_teacher_features[];
 extern const char help_preprocess[];
 extern const char help_masks[];
 extern const char help_forward[], help_info[], help_bench[];
+int cmd_diff(int argc, char **argv);
+extern const char help_diff[];
 
 /* Subcommands, in the order `eva help` lists them. Add new ones here. */
 static const eva_command g_commands[] = {
     {"forward", cmd_forward, "run a model on an input tensor and write its outputs (conformance)", help_forward},
     {"info", cmd_info, "show what a weight file holds", help_info},
+    {"diff", cmd_diff, "compare the tensors of two weight files (max abs/rel difference)", help_diff},
     {"classify", cmd_classify, "top-k classes of images with probabilities and labels", help_classify},
     {"embed", cmd_embed, "embeddings of many images to .npy/.safetensors/.jsonl (streamed, resumable)", help_embed},
     {"eval", cmd_eval, "accuracy of a classifier on a labelled dataset (top-1/5, per class, confusion)", help_eval},

@@ -20,11 +20,11 @@
  * Threading: pool may be NULL (single-threaded). Work is split over blocks of N (and of M for
  * large M) so batch-1 shapes keep every core busy. Do not pass a pool from inside one of that
  * pool's own tasks (eva_pool_run is not re-entrant): pass NULL there. Any number of threads may
- * call these functions at once. Pack buffers (~750 KB) are per OS thread, allocated at its first
+ * call these functions at once. Pack buffers (~1.5 MB) are per OS thread, allocated at its first
  * call and freed when the thread exits; if that allocation fails the call quietly computes with
  * the reference kernel instead (correct, slow). No other allocation happens per call.
  *
- * Numerics: fast kernels accumulate in fp32 in k order within blocks of <= 256 k (the result
+ * Numerics: fast kernels accumulate in fp32 in k order within blocks of <= 768 k (the result
  * differs from the double reference by a few ulps of sum_k |a||w|); the GELU epilogue uses the
  * vectorised erf of gemm_gelu_avx512.h / gemm_gelu_avx2.h (|diff| <= 2e-7·|x| against libm). */
 #ifndef EVA_OPS_GEMM_H

@@ -29,8 +29,9 @@
  * Dead or hung ranks: errors return (MPI_ERRORS_RETURN) and become eva_fail messages; a watchdog
  * thread ends the process with a clear message when one collective has not completed within
  * EVA_COMM_TIMEOUT seconds (default 300), so the launcher tears the job down instead of hanging.
- * Test hook: EVA_FAULT_COMM="kill:R:N" or "stall:R:N" makes rank R die (SIGKILL) or stop
- * responding at its N-th gradient reduction. */
+ * Test hook: EVA_FAULT_COMM="kill:R:N", "stall:R:N" or "perturb:R:N" makes rank R die
+ * (SIGKILL), stop responding, or change one parameter (a silent divergence) at its N-th gradient
+ * reduction. */
 #ifdef EVA_HAVE_MPI
 #include "train/comm.h"
 
@@ -134,6 +135,7 @@ eva_status eva_comm_init(int *argc, char ***argv) {
         long long c = 0;
         if (sscanf(s, "kill:%d:%lld", &r, &c) == 2) g.fault_kind = 1;
         else if (sscanf(s, "stall:%d:%lld", &r, &c) == 2) g.fault_kind = 2;
+        else if (sscanf(s, "perturb:%d:%lld", &r, &c) == 2) g.fault_kind = 3;
         g.fault_rank = r;
         g.fault_call = c;
     }
@@ -195,12 +197,16 @@ static eva_status ensure_buffers(void) {
     return EVA_OK;
 }
 
-static void fault_hook(void) {
+static void fault_hook(const eva_param_ref *params, int n) {
     g.calls++;
     if (!g.fault_kind || g.rank != g.fault_rank || g.calls != g.fault_call) return;
-    fprintf(stderr, "eva: rank %d: EVA_FAULT_COMM: %s at reduction %lld\n", g.rank, g.fault_kind == 1 ? "dying" : "stalling",
-            (long long)g.calls);
+    static const char *const what[] = {"", "dying", "stalling", "perturbing a parameter"};
+    fprintf(stderr, "eva: rank %d: EVA_FAULT_COMM: %s at reduction %lld\n", g.rank, what[g.fault_kind], (long long)g.calls);
     fflush(stderr);
+    if (g.fault_kind == 3) {   /* a silent divergence for --check-every to find */
+        if (n > 0 && params[0].numel > 0) params[0].param[0] += 1e-3f;
+        return;
+    }
     if (g.fault_kind == 1) raise(SIGKILL);
     for (;;) pause();
 }
@@ -298,7 +304,7 @@ static int make_spans(const eva_param_ref *params, int n, bool grads, span *out)
 
 eva_status eva_comm_allreduce_grads(const eva_param_ref *params, int n, double *value, double *weight) {
     if (!g.active || g.world == 1) return EVA_OK;
-    fault_hook();
+    fault_hook(params, n);
     double *s = malloc(sizeof(double) * 3 * (size_t)g.world);
     span *sp = malloc(sizeof(span) * (size_t)(n > 0 ? n : 1));
     eva_status st = s && sp ? EVA_OK : eva_fail(EVA_ERR_NOMEM, "out of memory");
@@ -384,7 +390,7 @@ static int64_t shard_buckets(int64_t total, int64_t S) {
 
 eva_status eva_comm_reduce_scatter_grads(float *grad, int64_t total, double *value, double *weight) {
     if (!g.active || g.world == 1) return EVA_OK;
-    fault_hook();
+    fault_hook(NULL, 0);
     eva_status st = ensure_buffers();
     double *s = malloc(sizeof(double) * 3 * (size_t)g.world);
     if (!s) return eva_fail(EVA_ERR_NOMEM, "out of memory");

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# cli_mpi.sh — data-parallel `eva pretrain` over MPI (docs/distributed.md) with the golden tiny
+# EVA as teacher and a tiny student, 20 steps:
+#  - 2 ranks x batch 4 == 1 rank x batch 8 within 1e-5 (not bit-exact: a single process sums the
+#    gradient over the whole batch inside its GEMMs, two ranks sum two halves and then add them)
+#  - --deterministic: bit-identical for other bucket sizes, with ZeRO-1, and after kill + resume
+#  - --zero1 == plain data parallel, bit-identical (2 ranks: a + b is commutative)
+#  - checkpoints resume on another number of ranks (2 -> 1, 1 -> 2; ZeRO-1 -> 1)
+#  - a dead rank ends the job; a hung rank makes the others abort after EVA_COMM_TIMEOUT with a
+#    clear message; --check-every finds a silent divergence
+#  - eva diff's exit status.
+# Skipped (exit 0, loudly) when mpirun is missing or eva was built without MPI.
+set -uo pipefail
+EVA=${EVA_BIN:?}
+if ! command -v mpirun >/dev/null 2>&1; then
+  echo "cli_mpi: SKIPPED: mpirun not found (install Open MPI: apt-get install openmpi-bin libopenmpi-dev)"
+  exit 0
+fi
+if ! ldd "$EVA" 2>/dev/null | grep -q libmpi; then
+  echo "cli_mpi: SKIPPED: $EVA was built without MPI (configure with Open MPI installed)"
+  exit 0
+fi
+T=${EVA_TMP:-/tmp}/cli_mpi.$$
+mkdir -p "$T"
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
+[ -f "$W" ] || { echo "cli_mpi: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
+
+# root in containers / CI; sanitizer builds: Open MPI's own allocations are not ours to report
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+MPI=(mpirun --oversubscribe --bind-to none)
+
+mkdir -p "$T/data/a" "$T/data/b"
+for i in 0 1 2 3 4 5 6 7; do
+  cp data/preprocess/grace_hopper.jpg "$T/data/a/g$i.jpg"
+  cp data/preprocess/rocket.jpg "$T/data/a/r$i.jpg"
+  cp data/preprocess/chelsea.png "$T/data/b/c$i.png"
+done
+ARGS=(--data "$T/data" --teacher "$W" --width 64 --depth 2 --heads 2 --mlp 128 --patch 14 --size 56
+      --epochs 40 --lr 2e-3 --warmup-epochs 2 --drop-path 0 -t 1 --seed 7)
+TOL=1e-5
+model() { echo "$T/$1/model.safetensors"; }
+same() { "$EVA" diff --quiet "$(model "$1")" "$(model "$2")" >"$T/diff" && ok || bad "$3: $(cat "$T/diff")"; }
+close() { "$EVA" diff --quiet --tol $TOL "$(model "$1")" "$(model "$2")" >"$T/diff" && ok || bad "$3: $(cat "$T/diff")"; }
+run1() { "$EVA" pretrain "${ARGS[@]}" "$@" 2>>"$T/log" || bad "1-rank run $*: $(tail -3 "$T/log")"; }
+run2() { "${MPI[@]}" -np 2 "$EVA" pretrain "${ARGS[@]}" "$@" 2>>"$T/log" >/dev/null || bad "2-rank run $*: $(tail -5 "$T/log")"; }
+
+# -- eva diff itself
+run1 --batch 8 --steps 20 --out "$T/one"
+"$EVA" diff --quiet "$(model one)" "$(model one)" >/dev/null && ok || bad "eva diff: a file differs from itself"
+"$EVA" diff --quiet "$(model one)" "$T/nope.safetensors" >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "eva diff: a missing file must give status 2"
+
+# -- 2 ranks x 4 == 1 rank x 8 (within TOL), loss per step within 1e-6
+run2 --batch 4 --steps 20 --out "$T/two"
+close one two "2 ranks x batch 4 vs 1 rank x batch 8"
+"$EVA" diff --quiet "$(model one)" "$(model two)" >/dev/null && echo "note: 2 ranks bit-identical to 1 (not required)"
+"$EVA" diff "$(model one)" "$(model two)" | tail -1
+paste <(sed 's/.*"loss": \([-0-9.e]*\).*/\1/' "$T/one/metrics.jsonl") <(sed 's/.*"loss": \([-0-9.e]*\).*/\1/' "$T/two/metrics.jsonl") |
+  awk '{d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6) bad = 1} END {exit bad || NR != 20}' && ok || bad "per-step losses of 1 and 2 ranks differ"
+grep -q '"comm_s"' "$T/two/metrics.jsonl" && ok || bad "metrics lack comm_s"
+[ "$(wc -l <"$T/two/metrics.jsonl")" -eq 20 ] && ok || bad "rank 0 alone must write metrics (got $(wc -l <"$T/two/metrics.jsonl") lines)"
+
+# -- deterministic: independent of the bucket size and of ZeRO-1 (bit-identical); checksums agree
+run2 --batch 4 --steps 20 --deterministic --out "$T/det"
+EVA_COMM_BUCKET_MB=0.01 run2 --batch 4 --steps 20 --deterministic --check-every 5 --out "$T/det_small"
+same det det_small "deterministic, 25 MB vs 10 KB buckets"
+EVA_COMM_BUCKET_MB=0.01 run2 --batch 4 --steps 20 --deterministic --zero1 --out "$T/det_zero"
+same det det_zero "deterministic plain vs deterministic ZeRO-1"
+close one det "deterministic 2 ranks vs 1 rank"
+
+# -- ZeRO-1 == plain data parallel; memory report; resume on 2 and on 1 rank
+run2 --batch 4 --steps 20 --zero1 --out "$T/zero"
+same two zero "ZeRO-1 vs plain data parallel"
+grep -q "ZeRO-1: AdamW state .* per rank" "$T/log" && ok || bad "no ZeRO-1 memory report"
+run2 --batch 4 --steps 10 --zero1 --out "$T/zero_r"
+run2 --resume "$T/zero_r" --steps 20 -t 1 --zero1
+same zero zero_r "ZeRO-1 resumed on 2 ranks vs uninterrupted"
+run2 --batch 4 --steps 10 --zero1 --out "$T/zero_r1"
+run1 --resume "$T/zero_r1" --steps 20 -t 1
+close one zero_r1 "ZeRO-1 checkpoint resumed on 1 rank"
+
+# -- checkpoints move between rank counts (global batch 8 kept)
+run2 --batch 4 --steps 10 --out "$T/r21"
+run1 --resume "$T/r21" --steps 20 -t 1
+close one r21 "2 ranks -> resumed on 1"
+run1 --batch 8 --steps 10 --out "$T/r12"
+run2 --resume "$T/r12" --steps 20 -t 1
+close one r12 "1 rank -> resumed on 2"
+"${MPI[@]}" -np 3 "$EVA" pretrain --resume "$T/r12" --steps 20 -t 1 >/dev/null 2>"$T/err"
+[ $? -ne 0 ] && grep -q "does not split over 3 ranks" "$T/err" && ok || bad "global batch 8 on 3 ranks: $(head -3 "$T/err")"
+
+# -- a rank dies (SIGKILL at its 5th reduction): the job ends, nothing hangs; resume works
+start=$(date +%s)
+EVA_COMM_TIMEOUT=20 EVA_FAULT_COMM=kill:1:5 "${MPI[@]}" -np 2 "$EVA" pretrain "${ARGS[@]}" --batch 4 --steps 20 \
+  --ckpt-every 2 --deterministic --out "$T/killed" >/dev/null 2>"$T/err"
+rc=$? took=$(($(date +%s) - start))
+[ $rc -ne 0 ] && [ $took -lt 60 ] && ok || bad "dead rank: rc $rc after $took s"
+grep -q "dying at reduction 5" "$T/err" && ok || bad "fault hook did not fire: $(tail -5 "$T/err")"
+run2 --resume "$T/killed" --steps 20 -t 1 --deterministic
+grep -q "resumed from .*ckpt-00000004" "$T/log" && ok || bad "did not resume from step 4"
+same det killed "deterministic: killed at step 5 + resumed vs uninterrupted"
+
+# -- a rank hangs: the other aborts after EVA_COMM_TIMEOUT=3 s with a clear message
+start=$(date +%s)
+EVA_COMM_TIMEOUT=3 EVA_FAULT_COMM=stall:1:3 "${MPI[@]}" -np 2 "$EVA" pretrain "${ARGS[@]}" --batch 4 --steps 20 \
+  --out "$T/hung" >/dev/null 2>"$T/err"
+rc=$? took=$(($(date +%s) - start))
+[ $rc -ne 0 ] && [ $took -lt 60 ] && ok || bad "hung rank: rc $rc after $took s"
+grep -q "rank 0 of 2: .* did not complete within 3 s" "$T/err" && ok || bad "no timeout message: $(tail -8 "$T/err")"
+
+# -- --check-every finds parameters that diverged on one rank
+EVA_FAULT_COMM=perturb:1:3 "${MPI[@]}" -np 2 "$EVA" pretrain "${ARGS[@]}" --batch 4 --steps 20 --check-every 4 \
+  --out "$T/diverged" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -ne 0 ] && grep -q "parameters diverged at step 4" "$T/err" && ok || bad "divergence not found: rc $rc $(tail -5 "$T/err")"
+
+# -- the communication summary
+grep "communication" "$T/log" | tail -1
+echo "cli_mpi: $pass passed, $fail failed"
+[ $fail -eq 0 ]
