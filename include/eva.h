@@ -408,6 +408,11 @@ EVA_API eva_status eva_clip_zeroshot_logits(const eva_clip *clip, const float *f
 EVA_API const char *eva_imagenet_class_name(int index);
 EVA_API const char *eva_imagenet_template(int index);
 
+/* The bundled default model (a tiny EVA pre-trained and fine-tuned by eva.c on Fashion-MNIST):
+ * $EVA_DEFAULT_MODEL, else share/eva/models/eva-tiny-fmnist.safetensors next to the binary, in
+ * the install prefix, or in the source tree. EVA_ERR_MISSING when there is none. */
+EVA_API eva_status eva_default_model_path(char *out, size_t cap);
+
 /* ============================================================================ classify + embed
  * The everyday jobs on preprocessed images [B, 3, S, S] (S = the size the model was loaded for);
  * eva_model_preprocess gives the transform that produces them from a decoded image. */
@@ -426,6 +431,10 @@ typedef struct eva_topk {
 
 /* Top-k classes per image: out[b*k + j], best first. k is clamped to the class count. */
 EVA_API eva_status eva_classify(eva_ctx *ctx, const float *images, int batch, int k, eva_topk *out);
+
+/* Class name recorded in the model file (metadata "eva.class_names", one per line): copies it
+ * into buf and returns 1, or returns 0 when the file names no classes. */
+EVA_API int eva_model_class_name(const eva_model *model, int index, char *buf, size_t cap);
 
 /* ImageNet-1k class name (open_clip / EVA-CLIP list), NULL outside 0..999. */
 EVA_API const char *eva_imagenet_class_name(int index);
