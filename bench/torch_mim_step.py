@@ -3,7 +3,9 @@
 (forward with mask tokens, final norm, lm_head on masked tokens, -mean cosine loss, backward,
 clip_grad_norm_(3.0), torch.optim.AdamW), ViT-B-sized student with random weights, for the
 speed comparison only. Run with Debian's torch: OMP_WAIT_POLICY=passive /usr/bin/python3
-bench/torch_mim_step.py [threads] [batch] [patch] [steps]"""
+bench/torch_mim_step.py [threads] [batch] [patch] [steps]
+(steps 0: time the first step alone; Debian's torch 1.13 has BLAS_INFO=generic, i.e. ~1 GFLOP/s
+matmuls, so a full B=8 step takes ~15 minutes on 2 cores)"""
 import sys, time, math
 import torch, torch.nn as nn, torch.nn.functional as Fn
 
@@ -59,7 +61,7 @@ no_decay = [p for n, p in m.named_parameters() if not (p.ndim > 1 and n not in (
 opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.05}, {'params': no_decay, 'weight_decay': 0.0}],
                         lr=1e-3, betas=(0.9, 0.98), eps=1e-6)
 times = []
-for s in range(steps + 1):
+for s in range(steps + 1):  # step 0 is warm-up and not timed, unless steps == 0
     t0 = time.perf_counter()
     pred = m(img, mask)
     loss = -Fn.cosine_similarity(pred.float(), teacher[mask].float(), dim=-1).mean()
@@ -68,7 +70,7 @@ for s in range(steps + 1):
     opt.step()
     dt = time.perf_counter() - t0
     print(f'step {s}: {dt*1e3:.1f} ms loss {loss.item():.6f}', file=sys.stderr)
-    if s > 0: times.append(dt)
+    if s > 0 or steps == 0: times.append(dt)
 N = Np + 1; M = int(mask.sum())
 per_block = 2.0 * N * (4 * D * D + 2 * D * F) + 4.0 * N * N * D
 flops = 3 * (B * (2.0 * Np * 3 * P * P * D + L * per_block) + 2.0 * M * D * Dt)

@@ -16,7 +16,7 @@ if ! command -v mpirun >/dev/null 2>&1; then
   echo "cli_mpi: SKIPPED: mpirun not found (install Open MPI: apt-get install openmpi-bin libopenmpi-dev)"
   exit 0
 fi
-if ! ldd "$EVA" 2>/dev/null | grep -q libmpi; then
+if ! ldd "$EVA" 2>/dev/null | grep libmpi >/dev/null; then   # not -q: SIGPIPE + pipefail
   echo "cli_mpi: SKIPPED: $EVA was built without MPI (configure with Open MPI installed)"
   exit 0
 fi

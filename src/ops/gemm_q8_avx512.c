@@ -1,0 +1,119 @@
+/* gemm_q8_avx512.c — AVX-512 VNNI int8 tile (14 x 32) and activation quantisation.
+ * Shapes: one tile C[mr<=14, nr<=32] from Aq[kq][14][4] (u8) and Wq[kq][32][4] (s8), kq = ceil(K/4)
+ * (layouts and math in gemm_lowp.h).
+ *
+ * Why 14 x 32: as the fp32 kernel, 28 int32 accumulators + 2 weight vectors + 1 broadcast fill
+ * the 32 zmm registers. Each k-quad is 2 loads and 28 vpdpbusd, each doing 16 x 4 u8·s8 MACs:
+ * 4x the multiply-adds of an fp32 FMA per instruction, while a weight byte is a quarter of the
+ * fp32 memory traffic. Epilogue: subtract 128·rowsum (the +128 that made A unsigned), convert,
+ * scale by as[m]·ws[n], then bias / residual / GELU exactly as the reference orders them.
+ * Compiled with -mavx512f/bw/dq/vl/vnni; only called after the run-time CPU check in gemm.c. */
+#include "ops/gemm_internal.h"
+#include "ops/gemm_lowp.h"
+
+#include "ops/gemm_gelu_avx512.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define MR EVA_Q8_MR
+#define NR EVA_Q8_NR
+
+static inline __attribute__((always_inline)) void q8_store(__m512i acc, __m512i corr, __m512 scale, float *c,
+                                                          __mmask16 mask, int flags, __m512 bias) {
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, corr)), scale);
+    if (flags & GEMM_F_BIAS) x = _mm512_add_ps(x, bias);
+    if (flags & GEMM_F_LOAD_C) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, c));
+    if (flags & GEMM_F_GELU) x = eva_gelu16_avx512(x);
+    _mm512_mask_storeu_ps(c, mask, x);
+}
+
+static inline __attribute__((always_inline)) void q8_tile(const int mr, int kq, const uint8_t *ap, const int8_t *bp,
+                                                         float *c, int ldc, int nr, int flags, const float *ascale,
+                                                         const float *wscale, const int32_t *rowsum,
+                                                         const float *bias) {
+    __m512i c0[MR], c1[MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        c0[i] = _mm512_setzero_si512();
+        c1[i] = _mm512_setzero_si512();
+    }
+    for (int q = 0; q < kq; q++) {
+        __m512i b0 = _mm512_load_si512((const void *)bp);
+        __m512i b1 = _mm512_load_si512((const void *)(bp + 64));
+        _mm_prefetch((const char *)(bp + 1024), _MM_HINT_T0);
+#pragma GCC unroll 14
+        for (int i = 0; i < mr; i++) {
+            int32_t a4;
+            memcpy(&a4, ap + 4 * i, 4);
+            __m512i a = _mm512_set1_epi32(a4);
+            c0[i] = _mm512_dpbusd_epi32(c0[i], a, b0);
+            c1[i] = _mm512_dpbusd_epi32(c1[i], a, b1);
+        }
+        ap += MR * 4;
+        bp += NR * 4;
+    }
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
+    __m512i k128 = _mm512_set1_epi32(128);
+    __m512i corr0 = _mm512_mullo_epi32(_mm512_loadu_si512((const void *)rowsum), k128);
+    __m512i corr1 = _mm512_mullo_epi32(_mm512_loadu_si512((const void *)(rowsum + 16)), k128);
+    __m512 ws0 = _mm512_loadu_ps(wscale), ws1 = _mm512_loadu_ps(wscale + 16);
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (flags & GEMM_F_BIAS) {
+        bias0 = _mm512_maskz_loadu_ps(m0, bias);
+        bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        __m512 as = _mm512_set1_ps(ascale[i]);
+        float *ci = c + (size_t)i * (size_t)ldc;
+        q8_store(c0[i], corr0, _mm512_mul_ps(as, ws0), ci, m0, flags, bias0);
+        if (m1) q8_store(c1[i], corr1, _mm512_mul_ps(as, ws1), ci + 16, m1, flags, bias1);
+    }
+}
+
+#define Q8_CASE(R) \
+    case R: q8_tile(R, kq, ap, bp, c, ldc, nr, flags, ascale, wscale, rowsum, bias); break;
+
+void eva_q8_tile_avx512(int kq, const uint8_t *ap, const int8_t *bp, float *c, int ldc, int mr, int nr, int flags,
+                        const float *ascale, const float *wscale, const int32_t *rowsum, const float *bias) {
+    switch (mr) {
+        Q8_CASE(1) Q8_CASE(2) Q8_CASE(3) Q8_CASE(4) Q8_CASE(5) Q8_CASE(6) Q8_CASE(7)
+        Q8_CASE(8) Q8_CASE(9) Q8_CASE(10) Q8_CASE(11) Q8_CASE(12) Q8_CASE(13)
+    default: q8_tile(MR, kq, ap, bp, c, ldc, nr, flags, ascale, wscale, rowsum, bias); break;
+    }
+}
+
+/* Rows m0..m1-1 (one 14-row panel), bit-identical to quantize_rows_ref in gemm_q8.c: the max is
+ * exact in any order, a·inv is one rounding, cvtps rounds to nearest even like lrintf. */
+void eva_q8_quantize_rows_avx512(int m0, int m1, int K, const float *A, int lda, const q8_ws_layout *L) {
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    int kpad = (int)L->kq * 4;
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * (size_t)lda;
+        __m512 vmx = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 16) {
+            __mmask16 mk = (__mmask16)(K - k >= 16 ? 0xFFFFu : (1u << (K - k)) - 1u);
+            vmx = _mm512_max_ps(vmx, _mm512_and_ps(_mm512_maskz_loadu_ps(mk, a + k), absmask));
+        }
+        float mx = _mm512_reduce_max_ps(vmx);
+        float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+        L->ascale[m] = mx / 127.0f;
+        __m512 vinv = _mm512_set1_ps(inv);
+        uint8_t *dst = L->aq + (size_t)(m / MR) * L->kq * MR * 4 + (size_t)(m % MR) * 4;
+        for (int k = 0; k < kpad; k += 16) {
+            int left = K - k;
+            __mmask16 mk = (__mmask16)(left >= 16 ? 0xFFFFu : left > 0 ? (1u << left) - 1u : 0u);
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + k), vinv));
+            q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
+            /* 16 values = 4 k-quads: each quad's 4 bytes go to one 32-bit slot of its quad row */
+            __m128i bytes = _mm512_cvtepi32_epi8(q);
+            uint32_t quads[4];
+            _mm_storeu_si128((__m128i *)quads, bytes);
+            int nq = EVA_MIN(4, (kpad - k) / 4);
+            for (int t = 0; t < nq; t++) memcpy(dst + (size_t)(k / 4 + t) * MR * 4, &quads[t], 4);
+        }
+    }
+}
