@@ -35,7 +35,7 @@ static int param_specs(const eva_vit_train_config *c, param_spec *s) {
         n++;                                                                                           \
     } while (0)
     ADD("cls_token", 3, 1, 1, D, 0);
-    ADD("mask_token", 3, 1, 1, D, 0);
+    if (c->num_classes == 0) ADD("mask_token", 3, 1, 1, D, 0);
     ADD("pos_embed", 3, 1, Np + 1, D, 0);
     ADD("patch_embed.proj.weight", 4, D, c->in_chans, c->patch, c->patch);
     ADD("patch_embed.proj.bias", 1, D, 0, 0, 0);
@@ -48,10 +48,17 @@ static int param_specs(const eva_vit_train_config *c, param_spec *s) {
             ADD(nm, shapes[t][1] ? 2 : 1, shapes[t][0], shapes[t][1], 0, 0);
         }
     }
-    ADD("norm.weight", 1, D, 0, 0, 0);
-    ADD("norm.bias", 1, D, 0, 0, 0);
-    ADD("lm_head.weight", 2, c->lm_dim, D, 0, 0);
-    ADD("lm_head.bias", 1, c->lm_dim, 0, 0, 0);
+    if (c->num_classes > 0) {   /* official named_parameters() order of the classifier */
+        ADD("fc_norm.weight", 1, D, 0, 0, 0);
+        ADD("fc_norm.bias", 1, D, 0, 0, 0);
+        ADD("head.weight", 2, c->num_classes, D, 0, 0);
+        ADD("head.bias", 1, c->num_classes, 0, 0, 0);
+    } else {
+        ADD("norm.weight", 1, D, 0, 0, 0);
+        ADD("norm.bias", 1, D, 0, 0, 0);
+        ADD("lm_head.weight", 2, c->lm_dim, D, 0, 0);
+        ADD("lm_head.bias", 1, c->lm_dim, 0, 0, 0);
+    }
 #undef ADD
     return n;
 }
@@ -63,12 +70,12 @@ static int64_t spec_numel(const param_spec *s) {
 }
 
 /* Point the tensor struct at consecutive tensors of `mem` in spec order. */
-static void bind_tensors(eva_vit_train_tensors *t, float *mem, const param_spec *s, int depth) {
+static void bind_tensors(eva_vit_train_tensors *t, float *mem, const param_spec *s, int depth, bool classifier) {
     int k = 0;
     float *p = mem;
 #define NEXT() (p += spec_numel(&s[k]), k++, p - spec_numel(&s[k - 1]))
     t->cls_token = NEXT();
-    t->mask_token = NEXT();
+    t->mask_token = classifier ? NULL : NEXT();
     t->pos_embed = NEXT();
     t->patch_w = NEXT();
     t->patch_b = NEXT();
@@ -79,10 +86,17 @@ static void bind_tensors(eva_vit_train_tensors *t, float *mem, const param_spec 
                                         &b->fc1_b,   &b->fc2_w,   &b->fc2_b};
         for (int i = 0; i < BLOCK_TENSORS; i++) *slots[i] = NEXT();
     }
-    t->norm_w = NEXT();
-    t->norm_b = NEXT();
-    t->lm_w = NEXT();
-    t->lm_b = NEXT();
+    if (classifier) {
+        t->fc_norm_w = NEXT();
+        t->fc_norm_b = NEXT();
+        t->head_w = NEXT();
+        t->head_b = NEXT();
+    } else {
+        t->norm_w = NEXT();
+        t->norm_b = NEXT();
+        t->lm_w = NEXT();
+        t->lm_b = NEXT();
+    }
 #undef NEXT
 }
 
@@ -115,10 +129,21 @@ struct eva_vit_train_acts {
     double *mu_m, *rs_m;        /* [B Np] */
     int *rows;                  /* [B Np] token row (b N + 1 + p) of each masked patch */
     int M;
+    /* classifier head: pooled [B, D], fc_norm output [B, D], its stats [B], logits / dlogits [B, C] */
+    float *pooled, *pooled_n, *dpooled, *dpooled_n, *logits, *dlogits;
+    double *mu_f, *rs_f;
 };
 
 static void acts_free(eva_vit_train_acts *a) {
     if (!a) return;
+    free(a->pooled);
+    free(a->pooled_n);
+    free(a->dpooled);
+    free(a->dpooled_n);
+    free(a->logits);
+    free(a->dlogits);
+    free(a->mu_f);
+    free(a->rs_f);
     eva_arena_free(&a->arena);
     free(a->blk);
     free(a);
@@ -166,6 +191,22 @@ static eva_status ensure_acts(eva_vit_train *m, int B) {
                         (void **)&a->target, (void **)&a->dxn, (void **)&a->dxm,    (void **)&a->mu_m,
                         (void **)&a->rs_m,  (void **)&a->rows};
     for (int i = 0; i < 22; i++) *slots[i] = eva_arena_alloc(ar, shared[i]);
+    if (c->num_classes > 0) {
+        size_t C = (size_t)c->num_classes;
+        a->pooled = malloc(sizeof(float) * B * D);
+        a->pooled_n = malloc(sizeof(float) * B * D);
+        a->dpooled = malloc(sizeof(float) * B * D);
+        a->dpooled_n = malloc(sizeof(float) * B * D);
+        a->logits = malloc(sizeof(float) * B * C);
+        a->dlogits = malloc(sizeof(float) * B * C);
+        a->mu_f = malloc(sizeof(double) * B);
+        a->rs_f = malloc(sizeof(double) * B);
+        if (!a->pooled || !a->pooled_n || !a->dpooled || !a->dpooled_n || !a->logits || !a->dlogits || !a->mu_f ||
+            !a->rs_f) {
+            acts_free(a);
+            return eva_fail(EVA_ERR_NOMEM, "out of memory for the classifier head");
+        }
+    }
     a->B = B;
     m->acts = a;
     return EVA_OK;
@@ -177,7 +218,8 @@ eva_status eva_vit_train_create(const eva_vit_train_config *cfg, int n_threads, 
     *out = NULL;
     const eva_vit_train_config *c = cfg;
     if (c->patch <= 0 || c->img_size <= 0 || c->img_size % c->patch != 0 || c->in_chans <= 0 || c->width <= 0 ||
-        c->depth <= 0 || c->heads <= 0 || c->width % c->heads != 0 || c->mlp <= 0 || c->lm_dim <= 0 ||
+        c->depth <= 0 || c->heads <= 0 || c->width % c->heads != 0 || c->mlp <= 0 ||
+        (c->num_classes <= 0 && c->lm_dim <= 0) || c->num_classes < 0 || c->num_classes > 1000000 ||
         c->img_size > 8192 || c->width > 65536 || c->mlp > 262144 || c->depth > 1024 || c->lm_dim > 65536 ||
         !(c->drop_path >= 0 && c->drop_path < 1) || !(c->ln_eps > 0))
         return eva_fail(EVA_ERR_INVALID_ARG,
@@ -215,8 +257,11 @@ eva_status eva_vit_train_create(const eva_vit_train_config *cfg, int n_threads, 
         m->params[i].ndim = specs[i].ndim;
         off += m->params[i].numel;
     }
-    bind_tensors(&m->p, m->param_mem, specs, c->depth);
-    bind_tensors(&m->g, m->grad_mem, specs, c->depth);
+    bind_tensors(&m->p, m->param_mem, specs, c->depth, c->num_classes > 0);
+    bind_tensors(&m->g, m->grad_mem, specs, c->depth, c->num_classes > 0);
+    if (c->num_classes > 0 && c->stop_grad_conv1)   /* torch: .grad stays None -> AdamW skips them */
+        for (int i = 0; i < n; i++)
+            if (!strncmp(m->params[i].name, "patch_embed.", 12)) m->params[i].grad = NULL;
     st = eva_pool_create(n_threads > 0 ? n_threads : eva_cpu_count(), &m->pool);
     if (st != EVA_OK) goto fail;
     const char *ref = getenv("EVA_REFERENCE");
@@ -244,6 +289,17 @@ void eva_vit_train_free(eva_vit_train *m) {
     free(m);
 }
 
+int eva_vit_train_shape(const eva_vit_train *m, int index, int64_t shape[4]) {
+    if (!m || index < 0 || index >= m->n_params) return 0;
+    param_spec *specs = calloc((size_t)m->n_params, sizeof *specs);
+    if (!specs) return 0;
+    param_specs(&m->cfg, specs);
+    int nd = specs[index].ndim;
+    memcpy(shape, specs[index].shape, sizeof(int64_t) * 4);
+    free(specs);
+    return nd;
+}
+
 int eva_vit_train_find(const eva_vit_train *m, const char *name) {
     for (int i = 0; i < m->n_params; i++)
         if (strcmp(m->params[i].name, name) == 0) return i;
@@ -254,7 +310,8 @@ static bool view_dim_fits(const eva_tensor_view *v, int want_ndim) {
     return v->ndim == want_ndim && v->shape[0] > 0 && v->shape[0] <= (1 << 20);
 }
 
-eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vit_train **out) {
+static eva_status load_impl(const char *path, int heads, int n_threads, bool classifier, bool stop_grad_conv1,
+                            eva_vit_train **out) {
     *out = NULL;
     eva_tensor_file *f = NULL;
     eva_status st = eva_tensor_file_open(path, &f);
@@ -263,11 +320,12 @@ eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vi
     c.ln_eps = 1e-6f;
     eva_tensor_view v;
     const char *need[] = {"cls_token", "patch_embed.proj.weight", "pos_embed", "blocks.0.mlp.fc1.weight",
-                          "lm_head.weight"};
+                          classifier ? "head.weight" : "lm_head.weight"};
     for (size_t i = 0; i < EVA_ARRAY_LEN(need); i++)
         if (eva_tensor_file_find(f, need[i], &v) != EVA_OK) {
             eva_tensor_file_close(f);
-            return eva_fail(EVA_ERR_FORMAT, "%s: not an EVA MIM student checkpoint (no '%s')", path, need[i]);
+            return eva_fail(EVA_ERR_FORMAT, "%s: not an EVA %s checkpoint (no '%s')", path,
+                            classifier ? "classifier" : "MIM student", need[i]);
         }
     eva_tensor_file_find(f, "cls_token", &v);
     if (v.ndim != 3) goto bad;
@@ -286,9 +344,14 @@ eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vi
     eva_tensor_file_find(f, "blocks.0.mlp.fc1.weight", &v);
     if (!view_dim_fits(&v, 2)) goto bad;
     c.mlp = (int)v.shape[0];
-    eva_tensor_file_find(f, "lm_head.weight", &v);
+    eva_tensor_file_find(f, classifier ? "head.weight" : "lm_head.weight", &v);
     if (!view_dim_fits(&v, 2)) goto bad;
-    c.lm_dim = (int)v.shape[0];
+    if (classifier) {
+        c.num_classes = (int)v.shape[0];
+        c.stop_grad_conv1 = stop_grad_conv1;
+    } else {
+        c.lm_dim = (int)v.shape[0];
+    }
     for (c.depth = 0; c.depth < 1024; c.depth++) {
         char nm[64];
         snprintf(nm, sizeof nm, "blocks.%d.norm1.weight", c.depth);
@@ -297,6 +360,7 @@ eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vi
     if (heads <= 0) {
         const char *mh = eva_tensor_file_metadata(f, "num_heads");
         if (!mh) mh = eva_tensor_file_metadata(f, "heads");
+        if (!mh) mh = eva_tensor_file_metadata(f, "eva.heads");
         if (mh) heads = atoi(mh);
     }
     if (heads <= 0) heads = c.width / 64 > 0 ? c.width / 64 : 1;
@@ -333,6 +397,54 @@ eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vi
 bad:
     eva_tensor_file_close(f);
     return eva_fail(EVA_ERR_SHAPE, "%s: unexpected shape of '%s'", path, v.name ? v.name : "?");
+}
+
+eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vit_train **out) {
+    return load_impl(path, heads, n_threads, false, false, out);
+}
+
+eva_status eva_vit_train_load_classifier(const char *path, int heads, int n_threads, bool stop_grad_conv1,
+                                         eva_vit_train **out) {
+    return load_impl(path, heads, n_threads, true, stop_grad_conv1, out);
+}
+
+eva_status eva_vit_train_init_from(eva_vit_train *m, const char *path, int *copied) {
+    eva_tensor_file *f = NULL;
+    eva_status st = eva_tensor_file_open(path, &f);
+    if (st != EVA_OK) return st;
+    int n = 0;
+    const eva_vit_train_config *c = &m->cfg;
+    for (int i = 0; i < m->n_params && st == EVA_OK; i++) {
+        eva_param_ref *p = &m->params[i];
+        eva_tensor_view v;
+        if (eva_tensor_file_find(f, p->name, &v) != EVA_OK) continue;
+        int64_t numel = 1;
+        for (int d = 0; d < v.ndim; d++) numel *= v.shape[d];
+        if (numel == p->numel) {
+            st = eva_tensor_convert_f32(&v, p->param);
+            n++;
+        } else if (!strcmp(p->name, "pos_embed") && v.ndim == 3 && v.shape[2] == c->width) {
+            /* another grid: resample the patch part (official bicubic), keep the cls slot */
+            int g_old = (int)lround(sqrt((double)(v.shape[1] - 1))), g_new = c->img_size / c->patch;
+            float *tmp = malloc(sizeof(float) * (size_t)numel);
+            if (!tmp || (int64_t)g_old * g_old + 1 != v.shape[1]) {
+                free(tmp);
+                st = eva_fail(EVA_ERR_SHAPE, "%s: pos_embed of %lld tokens is not a square grid", path, (long long)v.shape[1]);
+                break;
+            }
+            st = eva_tensor_convert_f32(&v, tmp);
+            memcpy(p->param, tmp, sizeof(float) * (size_t)c->width);
+            eva_resample_grid_official(tmp + c->width, g_old, g_old, p->param + c->width, g_new, g_new, c->width);
+            free(tmp);
+            n++;
+        } else {
+            st = eva_fail(EVA_ERR_SHAPE, "%s: '%s' has %lld values, the model needs %lld", path, p->name, (long long)numel,
+                          (long long)p->numel);
+        }
+    }
+    eva_tensor_file_close(f);
+    if (copied) *copied = n;
+    return st;
 }
 
 /* ---------------------------------------------------------------- kernel choice */
@@ -408,7 +520,7 @@ static eva_status forward(eva_vit_train *m, const float *images, int B, const ui
         float *xb = x0 + (size_t)b * N * D;
         for (int d = 0; d < D; d++) xb[d] = w->cls_token[d] + w->pos_embed[d];
         for (int p = 0; p < Np; p++) {
-            const float *src = mask[(size_t)b * Np + p] ? w->mask_token : a->e + ((size_t)b * Np + p) * D;
+            const float *src = mask && mask[(size_t)b * Np + p] ? w->mask_token : a->e + ((size_t)b * Np + p) * D;
             const float *pos = w->pos_embed + (size_t)(p + 1) * D;
             float *dst = xb + (size_t)(p + 1) * D;
             for (int d = 0; d < D; d++) dst[d] = src[d] + pos[d];
@@ -459,6 +571,35 @@ static eva_status forward(eva_vit_train *m, const float *images, int B, const ui
         }
     }
 
+    if (c->num_classes > 0) {
+        /* classifier: mean of the patch tokens -> fc_norm -> head; soft-target cross-entropy */
+        const int C = c->num_classes;
+        for (int b = 0; b < B; b++)
+            for (int d = 0; d < D; d++) {
+                double s = 0;
+                for (int p = 1; p < N; p++) s += a->x_out[((size_t)b * N + p) * D + d];
+                a->pooled[(size_t)b * D + d] = (float)(s / Np);
+            }
+        ln_fwd(m, a->pooled, w->fc_norm_w, w->fc_norm_b, a->pooled_n, a->mu_f, a->rs_f, B);
+        eva_gemm_ref(B, C, D, a->pooled_n, D, w->head_w, D, w->head_b, a->logits, C, EVA_GEMM_STORE);
+        double loss = 0;
+        for (int b = 0; b < B; b++) {
+            const float *l = a->logits + (size_t)b * C;
+            const float *t = teacher ? teacher + (size_t)b * C : NULL;   /* soft targets */
+            double mx = -INFINITY, z = 0;
+            for (int k = 0; k < C; k++) mx = fmax(mx, l[k]);
+            for (int k = 0; k < C; k++) z += exp((double)l[k] - mx);
+            double lz = log(z) + mx;
+            for (int k = 0; k < C; k++) {
+                double tk = t ? t[k] : 0, pk = exp((double)l[k] - lz);
+                loss -= tk * ((double)l[k] - lz);
+                a->dlogits[(size_t)b * C + k] = (float)((pk - tk) / B);
+            }
+        }
+        *loss_out = loss / B;
+        return EVA_OK;
+    }
+
     /* masked rows only: final norm, lm_head, loss */
     int M = 0;
     for (int b = 0; b < B; b++)
@@ -493,7 +634,21 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
 
     /* lm_head and final norm on the masked rows, scattered into dx (zero elsewhere) */
     memset(a->dx, 0, sizeof(float) * (size_t)BN * D);
-    if (M > 0) {
+    if (c->num_classes > 0) {
+        /* head, fc_norm, then the mean over the Np patch tokens spreads 1/Np to each */
+        const int C = c->num_classes;
+        eva_linear_backward(pool, true, B, C, D, a->pooled_n, w->head_w, a->dlogits, a->dpooled_n, false, g->head_w,
+                            g->head_b, false);
+        memset(a->dpooled, 0, sizeof(float) * (size_t)B * D);
+        st = ln_bwd(m, a->pooled, w->fc_norm_w, a->mu_f, a->rs_f, a->dpooled_n, a->dpooled, g->fc_norm_w, g->fc_norm_b, B);
+        if (st != EVA_OK) return st;
+        for (int b = 0; b < B; b++)
+            for (int p = 1; p < N; p++) {
+                float *dxr = a->dx + ((size_t)b * N + p) * D;
+                const float *dp = a->dpooled + (size_t)b * D;
+                for (int d = 0; d < D; d++) dxr[d] = dp[d] / (float)Np;
+            }
+    } else if (M > 0) {
         eva_linear_backward(pool, ref, M, Dt, D, a->xn, w->lm_w, a->dpred, a->dxn, false, g->lm_w, g->lm_b, false);
         memset(a->dxm, 0, sizeof(float) * (size_t)M * D);
         st = ln_bwd(m, a->xm, w->norm_w, a->mu_m, a->rs_m, a->dxn, a->dxm, g->norm_w, g->norm_b, M);
@@ -558,17 +713,18 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
     for (int d = 0; d < D; d++) {
         double s = 0, sm = 0;
         for (int b = 0; b < B; b++) s += a->dx[(size_t)b * N * D + d];
-        for (int b = 0; b < B; b++)
+        for (int b = 0; mask && b < B; b++)
             for (int p = 0; p < Np; p++)
                 if (mask[(size_t)b * Np + p]) sm += a->dx[((size_t)b * N + 1 + p) * D + d];
         g->cls_token[d] = (float)s;
-        g->mask_token[d] = (float)sm;
+        if (g->mask_token) g->mask_token[d] = (float)sm;
     }
+    if (c->num_classes > 0 && c->stop_grad_conv1) return EVA_OK;   /* x = patch_embed(x).detach() */
     /* de [B Np, D]: dx of unmasked patch rows, zero where the mask token replaced the embedding */
     for (int b = 0; b < B; b++)
         for (int p = 0; p < Np; p++) {
             float *de = a->e + ((size_t)b * Np + p) * D;   /* e is no longer needed: reuse */
-            if (mask[(size_t)b * Np + p])
+            if (mask && mask[(size_t)b * Np + p])
                 memset(de, 0, sizeof(float) * D);
             else
                 memcpy(de, a->dx + ((size_t)b * N + 1 + p) * D, sizeof(float) * D);
@@ -596,6 +752,27 @@ eva_status eva_vit_train_mim_step(eva_vit_train *m, const float *images, int B, 
     if (M_out) *M_out = m->acts->M;
     if (loss_out) *loss_out = loss;
     return backward(m, B, mask);
+}
+
+eva_status eva_vit_train_cls_step(eva_vit_train *m, const float *images, int B, const float *targets, float *logits_out,
+                                  double *loss_out) {
+    if (!m || !images || !targets || m->cfg.num_classes <= 0)
+        return eva_fail(EVA_ERR_INVALID_ARG, "classifier step: %s", m && m->cfg.num_classes <= 0 ? "not a classifier" : "null argument");
+    if (B <= 0 || B > 4096) return eva_fail(EVA_ERR_INVALID_ARG, "classifier step: batch size %d out of range", B);
+    double loss = 0;
+    eva_status st = forward(m, images, B, NULL, targets, &loss);
+    if (st != EVA_OK) return st;
+    if (logits_out) memcpy(logits_out, m->acts->logits, sizeof(float) * (size_t)B * m->cfg.num_classes);
+    if (loss_out) *loss_out = loss;
+    return backward(m, B, NULL);
+}
+
+eva_status eva_vit_train_cls_forward(eva_vit_train *m, const float *images, int B, float *logits) {
+    if (!m || !images || !logits || m->cfg.num_classes <= 0) return eva_fail(EVA_ERR_INVALID_ARG, "classifier forward: bad arguments");
+    double loss;
+    eva_status st = forward(m, images, B, NULL, NULL, &loss);
+    if (st == EVA_OK) memcpy(logits, m->acts->logits, sizeof(float) * (size_t)B * m->cfg.num_classes);
+    return st;
 }
 
 double eva_vit_train_step_flops(const eva_vit_train_config *c, int B, int M) {

@@ -26,7 +26,9 @@
 typedef struct eva_vit_train_config {
     int img_size, patch, in_chans;
     int width, depth, heads, mlp;
-    int lm_dim;             /* lm_head output (teacher feature dim) */
+    int lm_dim;             /* lm_head output (teacher feature dim); MIM mode only */
+    int num_classes;        /* > 0: classifier (mean pool -> fc_norm -> head), no mask token / lm_head */
+    bool stop_grad_conv1;   /* classifier: the official default True: patch_embed gets no gradient */
     float ln_eps;           /* 1e-6 */
     double drop_path;       /* stochastic depth: block i uses drop_path * i / (L-1); 0 = off */
     uint64_t seed;          /* drop-path RNG seed (Philox stream per step) */
@@ -41,7 +43,8 @@ typedef struct eva_vit_train_block {
 typedef struct eva_vit_train_tensors {
     float *cls_token, *mask_token, *pos_embed, *patch_w, *patch_b;
     eva_vit_train_block *blocks;   /* [L] */
-    float *norm_w, *norm_b, *lm_w, *lm_b;
+    float *norm_w, *norm_b, *lm_w, *lm_b;          /* MIM mode */
+    float *fc_norm_w, *fc_norm_b, *head_w, *head_b; /* classifier mode */
 } eva_vit_train_tensors;
 
 typedef struct eva_vit_train_acts eva_vit_train_acts;
@@ -62,6 +65,8 @@ typedef struct eva_vit_train {
 /* Zero parameters; EVA_ERR_INVALID_ARG on an inconsistent config. n_threads <= 0: all cores. */
 eva_status eva_vit_train_create(const eva_vit_train_config *cfg, int n_threads, eva_vit_train **out);
 void eva_vit_train_free(eva_vit_train *m);
+/* Shape of parameter `index` (official layout); returns ndim (0 if out of range). */
+int eva_vit_train_shape(const eva_vit_train *m, int index, int64_t shape[4]);
 /* Index of a parameter by official name, or -1. */
 int eva_vit_train_find(const eva_vit_train *m, const char *name);
 
@@ -71,12 +76,28 @@ int eva_vit_train_find(const eva_vit_train *m, const char *name);
  * `heads` if > 0, else __metadata__ "num_heads"/"heads", else width/64. Every parameter must be
  * present with the expected shape. */
 eva_status eva_vit_train_load(const char *path, int heads, int n_threads, eva_vit_train **out);
+/* Same for a classifier checkpoint (fc_norm + head; num_classes from head.weight). */
+eva_status eva_vit_train_load_classifier(const char *path, int heads, int n_threads, bool stop_grad_conv1,
+                                         eva_vit_train **out);
+/* Copy every tensor of an EVA checkpoint (e.g. a MIM pre-training result) whose name and size
+ * match into the model; pos_embed of another grid is resampled (official bicubic). Tensors the
+ * model does not have (mask_token, norm, lm_head) are ignored. Returns the number copied. */
+eva_status eva_vit_train_init_from(eva_vit_train *m, const char *path, int *copied);
 
 /* One MIM forward + loss + backward. images [B,C,S,S]; mask [B,Np] bytes 0/1; teacher
  * [B,Np,Dt]. Gradients of every parameter are overwritten. pred_out (may be NULL) receives
  * [M, Dt] predictions (room for B*Np rows); *M_out the masked count; *loss_out the loss. */
 eva_status eva_vit_train_mim_step(eva_vit_train *m, const float *images, int B, const uint8_t *mask,
                                   const float *teacher, float *pred_out, int *M_out, double *loss_out);
+
+/* Classifier mode: forward + soft-target cross-entropy + backward. targets [B, C] (rows sum to 1:
+ * one-hot, label-smoothed or mixed); loss = -(1/B) sum_b sum_c T[b,c] log_softmax(logits)[b,c].
+ * logits_out [B, C] may be NULL. With stop_grad_conv1 the patch embedding gets no gradient (its
+ * eva_param_ref.grad is NULL, so AdamW leaves it untouched, as torch does for .grad None). */
+eva_status eva_vit_train_cls_step(eva_vit_train *m, const float *images, int B, const float *targets, float *logits_out,
+                                  double *loss_out);
+/* Classifier forward only: logits [B, C]. */
+eva_status eva_vit_train_cls_forward(eva_vit_train *m, const float *images, int B, float *logits);
 
 /* Forward only (same saved activations), returning the loss: for finite-difference checks. */
 eva_status eva_vit_train_mim_loss(eva_vit_train *m, const float *images, int B, const uint8_t *mask,
