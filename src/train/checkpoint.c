@@ -175,3 +175,35 @@ eva_status eva_save_params(const char *path, const eva_param_ref *params, const 
     eva_tensor_writer_free(w);
     return st;
 }
+
+/* ---------------------------------------------------------------- metrics (JSON lines) */
+
+eva_status eva_metrics_append(const char *dir, const char *line) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return eva_fail(EVA_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    bool ok = fputs(line, f) >= 0 && fputc('\n', f) != EOF;
+    ok = fclose(f) == 0 && ok;
+    return ok ? EVA_OK : eva_fail(EVA_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+}
+
+/* metrics.jsonl may hold lines past the checkpoint we resume from: cut them */
+void eva_metrics_truncate(const char *dir, int64_t last_step) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen(path, "r");
+    if (!in) return;
+    FILE *out = fopen(tmp, "w");
+    if (!out) { fclose(in); return; }
+    char line[2048];
+    while (fgets(line, sizeof line, in)) {
+        long long s;
+        if (sscanf(line, "{\"step\": %lld", &s) == 1 && s > last_step) continue;
+        fputs(line, out);
+    }
+    fclose(in);
+    if (fclose(out) == 0) rename(tmp, path);
+}
+

@@ -42,4 +42,8 @@ eva_status eva_save_params(const char *path, const eva_param_ref *params, const 
 /* Test hook: after EVA_FAULT_WRITE_BYTES bytes (environment), checkpoint writes fail as on a full
  * disk. Used by the tests to show that a failed write loses nothing. */
 
+/* RUN/metrics.jsonl: append one line; on resume drop lines past the checkpoint's step. */
+eva_status eva_metrics_append(const char *run_dir, const char *line);
+void eva_metrics_truncate(const char *run_dir, int64_t last_step);
+
 #endif

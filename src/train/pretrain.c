@@ -106,35 +106,6 @@ static void config_from_meta(eva_pretrain_config *c, const eva_ckpt_meta *m) {
     c->steps = eva_meta_get_i64(m, "cfg.steps", c->steps);
 }
 
-static eva_status append_metrics(const char *dir, const char *line) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    FILE *f = fopen(path, "a");
-    if (!f) return eva_fail(EVA_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    bool ok = fputs(line, f) >= 0 && fputc('\n', f) != EOF;
-    ok = fclose(f) == 0 && ok;
-    return ok ? EVA_OK : eva_fail(EVA_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-}
-
-/* metrics.jsonl may hold lines past the checkpoint we resume from: cut them */
-static void truncate_metrics(const char *dir, int64_t last_step) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *in = fopen(path, "r");
-    if (!in) return;
-    FILE *out = fopen(tmp, "w");
-    if (!out) { fclose(in); return; }
-    char line[2048];
-    while (fgets(line, sizeof line, in)) {
-        long long s;
-        if (sscanf(line, "{\"step\": %lld", &s) == 1 && s > last_step) continue;
-        fputs(line, out);
-    }
-    fclose(in);
-    if (fclose(out) == 0) rename(tmp, path);
-}
-
 /* ---- ZeRO-1: this rank's AdamW state covers [begin, end) of the flat parameter block; the
  * optimizer sees one eva_param_ref per tensor piece in that range (name and ndim of the whole
  * tensor, so the weight-decay and layer groups are those of the tensor). */
@@ -349,7 +320,7 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
             goto done;
         }
         if ((st = eva_loader_seek(loader, step / per_epoch, step % per_epoch)) != EVA_OK) goto done;
-        if (root) truncate_metrics(c.out_dir, step);
+        if (root) eva_metrics_truncate(c.out_dir, step);
         snprintf(msg, sizeof msg, "resumed from %s at step %lld%s", resume_path, (long long)step,
                  skipped ? " (newer damaged checkpoints skipped)" : "");
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "resumed", .message = msg}, user);
@@ -417,7 +388,7 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
                      "\"eta_s\": %.0f, \"masked\": %d, \"time_s\": %.3f, \"comm_s\": %.3f}",
                      (long long)step, (long long)epoch, lr_now, loss, gnorm, ips, eta, (int)weight, now - t_start,
                      eva_comm_seconds());
-            if ((st = append_metrics(c.out_dir, msg)) != EVA_OK) goto done;
+            if ((st = eva_metrics_append(c.out_dir, msg)) != EVA_OK) goto done;
         }
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .epoch = epoch, .lr = lr_now, .loss = loss,
                                          .grad_norm = gnorm, .images_per_s = ips, .eta_s = eta, .elapsed_s = now - t_start},
