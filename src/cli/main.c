@@ -8,6 +8,8 @@ int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+extern const char help_finetune[];
 int cmd_finetune_step(int argc, char **argv);
 extern const char help_finetune_step[];
 int cmd_eval(int argc, char **argv);
@@ -46,6 +48,7 @@ static const eva_command g_commands[] = {
     {"diff", cmd_diff, "compare the tensors of two weight files (max abs/rel difference)", help_diff},
     {"classify", cmd_classify, "top-k classes of images with probabilities and labels", help_classify},
     {"embed", cmd_embed, "embeddings of many images to .npy/.safetensors/.jsonl (streamed, resumable)", help_embed},
+    {"finetune", cmd_finetune, "fine-tune a classifier from a pre-trained EVA (layer decay, EMA, CutMix/Mixup)", help_finetune},
     {"finetune-step", cmd_finetune_step, "one EVA-01 fine-tuning step (layer decay, EMA, CutMix) for conformance", help_finetune_step},
     {"eval", cmd_eval, "accuracy of a classifier on a labelled dataset (top-1/5, per class, confusion)", help_eval},
     {"pretrain", cmd_pretrain, "EVA-01 masked image modeling with a teacher (checkpoints, resume, metrics)", help_pretrain},

@@ -247,6 +247,131 @@ static const float *bind(binder *b, const char *name, int ndim, const int64_t *s
 
 #define SHAPE(...) (const int64_t[]){__VA_ARGS__}
 
+/* The per-output-channel scales of an int8 weight `name` ([N] F32 tensor `name.scale`). */
+static const eva_named_tensor *find_scale(binder *b, const char *name, int64_t N) {
+    char sname[160];
+    snprintf(sname, sizeof sname, "%s.scale", name);
+    const eva_named_tensor *sc = find_w(b->m, sname);
+    if (!sc || sc->t.dtype != EVA_F32 || sc->t.ndim != 1 || sc->t.shape[0] != N || !eva_tensor_is_contiguous(&sc->t)) {
+        b->st = eva_fail(EVA_ERR_MISSING, "%s: int8 tensor '%s' needs an F32 [%lld] tensor '%s'", b->m->source, name,
+                         (long long)N, sname);
+        return NULL;
+    }
+    return sc;
+}
+
+/* Row n of a stored [N, K] weight as fp32 (int8 rows dequantised with their scale). */
+static eva_status weight_row_f32(const eva_named_tensor *nt, const eva_named_tensor *sc, int64_t n, int64_t K,
+                                 float *dst) {
+    size_t es = eva_dtype_size(nt->t.dtype);
+    const char *src = (const char *)nt->t.data + (size_t)n * (size_t)K * es;
+    if (nt->t.dtype == EVA_I8) {
+        float ws;
+        memcpy(&ws, (const char *)sc->t.data + (size_t)n * sizeof(float), sizeof ws);
+        for (int64_t k = 0; k < K; k++) dst[k] = (float)((const int8_t *)src)[k] * ws;
+        return EVA_OK;
+    }
+    return eva_convert_to_f32(nt->t.dtype, src, dst, (size_t)K);
+}
+
+/* A big block matrix [N, K] in the model's compute dtype:
+ *   F32:  *f32 = fp32 view or converted copy (int8 files are dequantised);
+ *   BF16: lp->bf16 = the file's BF16 bytes (zero-copy) or a rounded (nearest even) copy;
+ *   Q8:   lp->q8 packed from the file's I8 + .scale, or quantised per output row. */
+static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const float **f32, eva_lowp_linear *lp) {
+    eva_model *m = b->m;
+    memset(lp, 0, sizeof *lp);
+    *f32 = NULL;
+    if (b->st != EVA_OK) return;
+    const eva_named_tensor *nt = find_w(m, name);
+    if (m->wdtype == EVA_F32 && (!nt || nt->t.dtype != EVA_I8)) {
+        *f32 = bind(b, name, 2, SHAPE(N, K));
+        return;
+    }
+    if (!nt) {
+        b->st = eva_fail(EVA_ERR_MISSING, "%s: missing tensor '%s%s'", m->source, m->ckpt_prefix, name);
+        return;
+    }
+    if (nt->t.ndim != 2 || nt->t.shape[0] != N || nt->t.shape[1] != K) {
+        char got[96], want[96];
+        b->st = eva_fail(EVA_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", m->source, name,
+                         eva_shape_str(nt->t.ndim, nt->t.shape, got, sizeof got), eva_shape_str(2, SHAPE(N, K), want, sizeof want));
+        return;
+    }
+    if (!eva_tensor_is_contiguous(&nt->t)) {
+        b->st = eva_fail(EVA_ERR_UNSUPPORTED, "%s: tensor '%s' is not contiguous", m->source, name);
+        return;
+    }
+    const eva_named_tensor *sc = NULL;
+    if (nt->t.dtype == EVA_I8 && !(sc = find_scale(b, name, N))) return;
+    b->n_params += N * K;
+    size_t nk = (size_t)N * (size_t)K;
+    if (m->wdtype == EVA_BF16 && nt->t.dtype == EVA_BF16) {
+        lp->bf16 = nt->t.data;
+        return;
+    }
+    /* everything else is computed into the owned allocation */
+    float *f32dst = NULL;
+    uint16_t *bfdst = NULL;
+    int8_t *packed = NULL;
+    float *scale = NULL;
+    int32_t *rowsum = NULL;
+    size_t npad = eva_q8_padded_rows((int)N);
+    if (m->wdtype == EVA_F32) {
+        f32dst = eva_model_take(m, nk);
+    } else if (m->wdtype == EVA_BF16) {
+        bfdst = (uint16_t *)eva_model_take(m, (nk + 1) / 2);
+    } else {
+        packed = (int8_t *)eva_model_take(m, (eva_q8_packed_bytes((int)N, (int)K) + 3) / 4);
+        scale = eva_model_take(m, npad);
+        rowsum = (int32_t *)eva_model_take(m, npad);
+    }
+    if (!m->owned) return;   /* counting pass */
+    if ((m->wdtype == EVA_F32 && !f32dst) || (m->wdtype == EVA_BF16 && !bfdst) ||
+        (m->wdtype == EVA_Q8 && (!packed || !scale || !rowsum))) {
+        b->st = eva_fail(EVA_ERR_INTERNAL, "weight arena too small binding '%s'", name);
+        return;
+    }
+    float *row = malloc(sizeof(float) * (size_t)K);
+    int8_t *qrow = malloc((size_t)K);
+    if (!row || !qrow) {
+        free(row);
+        free(qrow);
+        b->st = eva_fail(EVA_ERR_NOMEM, "out of memory binding '%s'", name);
+        return;
+    }
+    if (packed) {
+        memset(packed, 0, eva_q8_packed_bytes((int)N, (int)K));
+        memset(scale, 0, npad * sizeof(float));
+        memset(rowsum, 0, npad * sizeof(int32_t));
+    }
+    for (int64_t n = 0; n < N && b->st == EVA_OK; n++) {
+        if (packed && nt->t.dtype == EVA_I8) {
+            /* stored int8: used as is */
+            float ws;
+            memcpy(&ws, (const char *)sc->t.data + (size_t)n * sizeof(float), sizeof ws);
+            eva_q8_pack_row((int)n, (int)K, (const int8_t *)nt->t.data + (size_t)n * (size_t)K, ws, packed, scale, rowsum);
+            continue;
+        }
+        float *dst = f32dst ? f32dst + (size_t)n * (size_t)K : row;
+        b->st = weight_row_f32(nt, sc, n, K, dst);
+        if (b->st != EVA_OK) {
+            eva_fail_context(b->st, "%s: tensor '%s'", m->source, name);
+            break;
+        }
+        if (bfdst) eva_f32_to_bf16_n(row, bfdst + (size_t)n * (size_t)K, (size_t)K);
+        if (packed) {
+            float ws = eva_q8_quantize_row(row, (int)K, qrow);
+            eva_q8_pack_row((int)n, (int)K, qrow, ws, packed, scale, rowsum);
+        }
+    }
+    free(row);
+    free(qrow);
+    if (f32dst) *f32 = f32dst;
+    lp->bf16 = bfdst;
+    lp->q8 = (eva_q8_weight){.N = (int)N, .K = (int)K, .packed = packed, .scale = scale, .rowsum = rowsum};
+}
+
 static void bind_all(binder *b, const eva_model_params *p) {
     eva_model *m = b->m;
     eva_vit_config *c = &m->cfg;
@@ -286,18 +411,22 @@ static void bind_all(binder *b, const eva_model_params *p) {
         w->field = bind(b, name, nd, SHAPE(__VA_ARGS__))
         BIND(norm1_w, "norm1.weight", 1, D);
         BIND(norm1_b, "norm1.bias", 1, D);
-        BIND(qkv_w, "attn.qkv.weight", 2, 3 * D, D);
+#define BIND_LINEAR(field, lpfield, suffix, n_, k_)                         \
+        snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);             \
+        bind_linear(b, name, n_, k_, &w->field, &w->lpfield)
+        BIND_LINEAR(qkv_w, qkv_lp, "attn.qkv.weight", 3 * D, D);
         BIND(q_bias, "attn.q_bias", 1, D);
         BIND(v_bias, "attn.v_bias", 1, D);
-        BIND(proj_w, "attn.proj.weight", 2, D, D);
+        BIND_LINEAR(proj_w, proj_lp, "attn.proj.weight", D, D);
         BIND(proj_b, "attn.proj.bias", 1, D);
         BIND(norm2_w, "norm2.weight", 1, D);
         BIND(norm2_b, "norm2.bias", 1, D);
-        BIND(fc1_w, "mlp.fc1.weight", 2, F, D);
+        BIND_LINEAR(fc1_w, fc1_lp, "mlp.fc1.weight", F, D);
         BIND(fc1_b, "mlp.fc1.bias", 1, F);
-        BIND(fc2_w, "mlp.fc2.weight", 2, D, F);
+        BIND_LINEAR(fc2_w, fc2_lp, "mlp.fc2.weight", D, F);
         BIND(fc2_b, "mlp.fc2.bias", 1, D);
 #undef BIND
+#undef BIND_LINEAR
         w->qkv_bias = eva_model_take(m, (size_t)(3 * D));
         if (m->owned && w->qkv_bias && w->q_bias && w->v_bias) {
             memcpy(w->qkv_bias, w->q_bias, sizeof(float) * (size_t)D);
@@ -334,6 +463,8 @@ static eva_status check_unexpected(eva_model *m, const eva_model_params *p) {
     for (int i = 0; i < m->map.count; i++) {
         const char *name = m->map.items[i].name;
         if (!has_prefix(name, m->ckpt_prefix)) continue;
+        /* a bare state dict may travel with its EMA copy ("model_ema.*", written by eva finetune) */
+        if (!m->ckpt_prefix[0] && has_prefix(name, "model_ema.")) continue;
         const char *n = name + plen;
         if (strstr(n, "relative_position_index") || strstr(n, "_high_index") || strstr(n, "_width_index") ||
             strstr(n, "attn.k_bias"))
@@ -349,7 +480,8 @@ static eva_status check_unexpected(eva_model *m, const eva_model_params *p) {
             static const char *parts[] = {".norm1.weight", ".norm1.bias", ".attn.qkv.weight", ".attn.q_bias",
                                           ".attn.v_bias", ".attn.proj.weight", ".attn.proj.bias", ".norm2.weight",
                                           ".norm2.bias", ".mlp.fc1.weight", ".mlp.fc1.bias", ".mlp.fc2.weight",
-                                          ".mlp.fc2.bias"};
+                                          ".mlp.fc2.bias", ".attn.qkv.weight.scale", ".attn.proj.weight.scale",
+                                          ".mlp.fc1.weight.scale", ".mlp.fc2.weight.scale"};
             bool part = false;
             for (size_t k = 0; rest && k < EVA_ARRAY_LEN(parts); k++) part = part || strcmp(rest, parts[k]) == 0;
             known = known && part;
@@ -365,6 +497,25 @@ static eva_status check_unexpected(eva_model *m, const eva_model_params *p) {
     return EVA_OK;
 }
 
+/* Compute dtype of the block matrices: --dtype (params) first, else the file's "eva.dtype"
+ * metadata (written by `eva convert --dtype q8|bf16`), else fp32. A bf16 file asks for bf16
+ * compute only where the AVX-512 bf16 path exists (elsewhere fp32 is faster and identical). */
+static eva_status choose_wdtype(eva_model *m, const eva_model_params *p) {
+    eva_dtype want = p->weight_dtype;
+    if (want != EVA_F32 && want != EVA_BF16 && want != EVA_Q8)
+        return eva_fail(EVA_ERR_UNSUPPORTED, "weight dtype %s is not supported for compute (F32, BF16 or Q8)",
+                        eva_dtype_name(want));
+    if (want == EVA_F32) {
+        const char *meta = eva_tensor_map_get_meta(&m->map, "eva.dtype");
+        if (meta && strcmp(meta, "q8") == 0) want = EVA_Q8;
+        else if (meta && strcmp(meta, "bf16") == 0 && eva_gemm_bf16_fast()) want = EVA_BF16;
+    }
+    m->wdtype = want;
+    return EVA_OK;
+}
+
+eva_dtype eva_model_weight_dtype(const eva_model *m) { return m ? m->wdtype : EVA_F32; }
+
 eva_status eva_vit_bind(eva_model *m, const eva_model_params *p) {
     eva_status st = choose_prefix(m, p);
     if (st == EVA_OK) st = infer_config(m, p);
@@ -375,6 +526,8 @@ eva_status eva_vit_bind(eva_model *m, const eva_model_params *p) {
                         m->cfg.patch);
     if (S > 8192) return eva_fail(EVA_ERR_INVALID_ARG, "image size %d is too large (max 8192)", S);
     st = check_unexpected(m, p);
+    if (st != EVA_OK) return st;
+    st = choose_wdtype(m, p);
     if (st != EVA_OK) return st;
     binder b = {m, EVA_OK, 0};
     bind_all(&b, p);   /* counting pass: sizes the owned allocation */

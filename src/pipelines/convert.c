@@ -1,5 +1,5 @@
 /* convert.c — write a bound model back out as one self-describing safetensors file (timm /
- * official names, F32/F16/BF16, __metadata__ with architecture, pooling, preprocessing, labels
+ * official names, F32/F16/BF16/Q8 (int8 block matrices + per-row scales), __metadata__ with architecture, pooling, preprocessing, labels
  * and provenance, so `eva ... --model OUT` needs no flags), and EVA-01's patch 14 -> 16
  * conversion (spec §4.3; timm's pseudo-inverse variant §4.2). */
 #include "models/vit.h"
@@ -24,7 +24,7 @@ static void put(saver *s, const char *name, const float *data, int ndim, const i
     if (s->st != EVA_OK || !data) return;
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    if (s->dtype == EVA_F32) {
+    if (s->dtype == EVA_F32 || s->dtype == EVA_Q8) {   /* Q8 files keep all but the block matrices in fp32 */
         s->st = eva_tensor_writer_add_view(s->w, name, EVA_F32, ndim, shape, data);
         return;
     }
@@ -40,9 +40,72 @@ static void put(saver *s, const char *name, const float *data, int ndim, const i
 
 #define SH(...) (const int64_t[]){__VA_ARGS__}
 
+/* Row n of a block matrix as fp32, whatever the model computes it in (bf16 widened exactly,
+ * int8 dequantised as wq·ws). */
+static void linear_row_f32(const eva_model *m, const float *f32, const eva_lowp_linear *lp, int64_t n, int64_t K,
+                           float *dst) {
+    if (m->wdtype == EVA_BF16) {
+        for (int64_t k = 0; k < K; k++) dst[k] = eva_bf16_to_f32(lp->bf16[n * K + k]);
+    } else if (m->wdtype == EVA_Q8) {
+        for (int64_t k = 0; k < K; k++) dst[k] = (float)eva_q8_at(&lp->q8, (int)n, (int)k) * lp->q8.scale[n];
+    } else {
+        memcpy(dst, f32 + n * K, sizeof(float) * (size_t)K);
+    }
+}
+
+/* A block matrix [N, K]: Q8 files get NAME as I8 [N, K] + NAME.scale F32 [N] (quantised per
+ * output row, or the model's own int8 values when it is already Q8); other dtypes go through
+ * put() from fp32 (the bf16 bytes are written as they are when both sides are BF16). */
+static void put_linear(saver *s, const eva_model *m, const char *name, const float *f32, const eva_lowp_linear *lp,
+                       int64_t N, int64_t K) {
+    if (s->st != EVA_OK) return;
+    if (m->wdtype == EVA_F32 && s->dtype != EVA_Q8) {
+        put(s, name, f32, 2, SH(N, K));
+        return;
+    }
+    if (m->wdtype == EVA_BF16 && s->dtype == EVA_BF16) {
+        s->st = eva_tensor_writer_add_view(s->w, name, EVA_BF16, 2, SH(N, K), lp->bf16);
+        return;
+    }
+    size_t nk = (size_t)N * (size_t)K;
+    float *row = eva_malloc(sizeof(float) * (size_t)K);
+    float *full = s->dtype == EVA_Q8 ? NULL : eva_malloc(sizeof(float) * nk);
+    int8_t *q = s->dtype == EVA_Q8 ? eva_malloc(nk) : NULL;
+    float *scale = s->dtype == EVA_Q8 ? eva_malloc(sizeof(float) * (size_t)N) : NULL;
+    if (!row || (s->dtype == EVA_Q8 ? !q || !scale : !full)) {
+        s->st = EVA_ERR_NOMEM;
+    } else {
+        for (int64_t n = 0; n < N; n++) {
+            if (s->dtype == EVA_Q8 && m->wdtype == EVA_Q8) {
+                for (int64_t k = 0; k < K; k++) q[n * K + k] = eva_q8_at(&lp->q8, (int)n, (int)k);
+                scale[n] = lp->q8.scale[n];
+            } else if (s->dtype == EVA_Q8) {
+                linear_row_f32(m, f32, lp, n, K, row);
+                scale[n] = eva_q8_quantize_row(row, (int)K, q + n * K);
+            } else {
+                linear_row_f32(m, f32, lp, n, K, full + n * K);
+            }
+        }
+        if (s->dtype == EVA_Q8) {
+            char sname[160];
+            snprintf(sname, sizeof sname, "%s.scale", name);
+            s->st = eva_tensor_writer_add(s->w, name, EVA_I8, 2, SH(N, K), q);
+            if (s->st == EVA_OK) s->st = eva_tensor_writer_add(s->w, sname, EVA_F32, 1, SH(N), scale);
+        } else if (s->dtype == EVA_F32) {
+            s->st = eva_tensor_writer_add(s->w, name, EVA_F32, 2, SH(N, K), full);   /* copied: full is freed */
+        } else {
+            put(s, name, full, 2, SH(N, K));
+        }
+    }
+    free(row);
+    free(full);
+    free(q);
+    free(scale);
+}
+
 static eva_status save_model(const eva_model *m, const char *path, eva_dtype dtype, const char *provenance) {
-    if (dtype != EVA_F32 && dtype != EVA_F16 && dtype != EVA_BF16)
-        return eva_fail(EVA_ERR_UNSUPPORTED, "cannot save weights as %s (F32, F16 or BF16)", eva_dtype_name(dtype));
+    if (dtype != EVA_F32 && dtype != EVA_F16 && dtype != EVA_BF16 && dtype != EVA_Q8)
+        return eva_fail(EVA_ERR_UNSUPPORTED, "cannot save weights as %s (F32, F16, BF16 or Q8)", eva_dtype_name(dtype));
     const eva_vit_config *c = &m->cfg;
     int64_t D = c->width, F = c->mlp, P = c->patch, G = c->img_size / c->patch;
     saver s = {NULL, dtype, EVA_OK};
@@ -60,14 +123,18 @@ static eva_status save_model(const eva_model *m, const char *path, eva_dtype dty
         PUT("norm1.bias", b->norm1_b, 1, D);
         PUT("attn.q_bias", b->q_bias, 1, D);
         PUT("attn.v_bias", b->v_bias, 1, D);
-        PUT("attn.qkv.weight", b->qkv_w, 2, 3 * D, D);
-        PUT("attn.proj.weight", b->proj_w, 2, D, D);
+        snprintf(n, sizeof n, "blocks.%d.attn.qkv.weight", l);
+        put_linear(&s, m, n, b->qkv_w, &b->qkv_lp, 3 * D, D);
+        snprintf(n, sizeof n, "blocks.%d.attn.proj.weight", l);
+        put_linear(&s, m, n, b->proj_w, &b->proj_lp, D, D);
         PUT("attn.proj.bias", b->proj_b, 1, D);
         PUT("norm2.weight", b->norm2_w, 1, D);
         PUT("norm2.bias", b->norm2_b, 1, D);
-        PUT("mlp.fc1.weight", b->fc1_w, 2, F, D);
+        snprintf(n, sizeof n, "blocks.%d.mlp.fc1.weight", l);
+        put_linear(&s, m, n, b->fc1_w, &b->fc1_lp, F, D);
         PUT("mlp.fc1.bias", b->fc1_b, 1, F);
-        PUT("mlp.fc2.weight", b->fc2_w, 2, D, F);
+        snprintf(n, sizeof n, "blocks.%d.mlp.fc2.weight", l);
+        put_linear(&s, m, n, b->fc2_w, &b->fc2_lp, D, F);
         PUT("mlp.fc2.bias", b->fc2_b, 1, D);
 #undef PUT
     }
@@ -105,6 +172,9 @@ static eva_status save_model(const eva_model *m, const char *path, eva_dtype dty
         META_INT("eva.num_classes", c->has_head ? c->num_classes : 0);
 #undef META_INT
         eva_tensor_writer_set_metadata(s.w, "eva.pooling", pooling_key(c->pooling));
+        /* the block matrices' compute dtype on load (bf16: bit-identical results, half the memory) */
+        if (dtype == EVA_Q8) eva_tensor_writer_set_metadata(s.w, "eva.dtype", "q8");
+        else if (dtype == EVA_BF16) eva_tensor_writer_set_metadata(s.w, "eva.dtype", "bf16");
         snprintf(buf, sizeof buf, "%.8g,%.8g,%.8g", c->mean[0], c->mean[1], c->mean[2]);
         eva_tensor_writer_set_metadata(s.w, "eva.preprocess.mean", buf);
         snprintf(buf, sizeof buf, "%.8g,%.8g,%.8g", c->std[0], c->std[1], c->std[2]);
@@ -113,6 +183,8 @@ static eva_status save_model(const eva_model *m, const char *path, eva_dtype dty
         eva_tensor_writer_set_metadata(s.w, "eva.preprocess.crop_pct", buf);
         eva_tensor_writer_set_metadata(s.w, "eva.preprocess.resize", c->squash ? "squash" : "shortest");
         eva_tensor_writer_set_metadata(s.w, "eva.labels", c->labels);
+        const char *names = eva_tensor_map_get_meta(&m->map, "eva.class_names");   /* carried over */
+        if (names) eva_tensor_writer_set_metadata(s.w, "eva.class_names", names);
         eva_tensor_writer_set_metadata(s.w, "eva.source", m->source);
         if (m->ckpt_prefix[0]) eva_tensor_writer_set_metadata(s.w, "eva.source_state_dict", m->ckpt_prefix);
         if (provenance) eva_tensor_writer_set_metadata(s.w, "eva.provenance", provenance);

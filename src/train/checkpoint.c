@@ -72,10 +72,19 @@ static eva_status add_meta(eva_tensor_writer *w, const eva_ckpt_meta *meta) {
 
 eva_status eva_ckpt_save(const char *run_dir, int64_t step, const eva_param_ref *params, int n, eva_adamw *opt,
                          const eva_ckpt_meta *meta, int keep_last) {
+    return eva_ckpt_save_extra(run_dir, step, params, n, opt, NULL, 0, meta, keep_last);
+}
+
+eva_status eva_ckpt_save_extra(const char *run_dir, int64_t step, const eva_param_ref *params, int n, eva_adamw *opt,
+                               const eva_param_ref *extra, int n_extra, const eva_ckpt_meta *meta, int keep_last) {
     eva_tensor_writer *w;
     eva_status st = eva_tensor_writer_create(&w);
     if (st != EVA_OK) return st;
     char name[300], stepbuf[32];
+    for (int i = 0; i < n_extra && st == EVA_OK; i++) {
+        snprintf(name, sizeof name, "extra.%s", extra[i].name);
+        st = eva_tensor_writer_add_view(w, name, EVA_F32, 1, (int64_t[]){extra[i].numel}, extra[i].param);
+    }
     for (int i = 0; i < n && st == EVA_OK; i++) {
         int64_t shape[1] = {params[i].numel};
         snprintf(name, sizeof name, "param.%s", params[i].name);
@@ -110,10 +119,17 @@ eva_status eva_ckpt_save(const char *run_dir, int64_t step, const eva_param_ref 
     return EVA_OK;
 }
 
-static eva_status load_one(const char *path, const eva_param_ref *params, int n, eva_adamw *opt, eva_ckpt_meta *meta) {
+static eva_status load_one(const char *path, const eva_param_ref *params, int n, eva_adamw *opt,
+                           const eva_param_ref *extra, int n_extra, eva_ckpt_meta *meta) {
     eva_tensor_map map;
     eva_status st = eva_safetensors_read(path, &map);
     char name[300];
+    for (int i = 0; i < n_extra && st == EVA_OK; i++) {
+        snprintf(name, sizeof name, "extra.%s", extra[i].name);
+        eva_named_tensor *t = eva_tensor_map_find(&map, name);
+        if (!t || t->t.dtype != EVA_F32 || eva_tensor_numel(&t->t) != extra[i].numel)
+            st = eva_fail(EVA_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong size", path, name);
+    }
     /* check everything before touching the live parameters */
     for (int i = 0; i < n && st == EVA_OK; i++) {
         const char *kinds[3] = {"param", "adam.m", "adam.v"};
@@ -136,6 +152,10 @@ static eva_status load_one(const char *path, const eva_param_ref *params, int n,
             if (v) memcpy(v, eva_tensor_map_find(&map, name)->t.data, sizeof(float) * (size_t)params[i].numel);
         }
     }
+    for (int i = 0; i < n_extra && st == EVA_OK; i++) {
+        snprintf(name, sizeof name, "extra.%s", extra[i].name);
+        memcpy(extra[i].param, eva_tensor_map_find(&map, name)->t.data, sizeof(float) * (size_t)extra[i].numel);
+    }
     if (st == EVA_OK) {
         meta->n = 0;
         for (int i = 0; i < map.meta_count; i++) eva_meta_set(meta, map.meta_keys[i], "%s", map.meta_values[i]);
@@ -147,6 +167,12 @@ static eva_status load_one(const char *path, const eva_param_ref *params, int n,
 
 eva_status eva_ckpt_load_latest(const char *run_dir, const eva_param_ref *params, int n, eva_adamw *opt,
                                 eva_ckpt_meta *meta, char *path_out, size_t cap, int *skipped) {
+    return eva_ckpt_load_latest_extra(run_dir, params, n, opt, NULL, 0, meta, path_out, cap, skipped);
+}
+
+eva_status eva_ckpt_load_latest_extra(const char *run_dir, const eva_param_ref *params, int n, eva_adamw *opt,
+                                      const eva_param_ref *extra, int n_extra, eva_ckpt_meta *meta, char *path_out,
+                                      size_t cap, int *skipped) {
     int64_t steps[4096];
     int k = list_ckpts(run_dir, steps, 4096);
     *skipped = 0;
@@ -154,7 +180,7 @@ eva_status eva_ckpt_load_latest(const char *run_dir, const eva_param_ref *params
     char path[4096];
     for (int i = 0; i < k; i++) {
         ckpt_path(path, sizeof path, run_dir, steps[i]);
-        if (load_one(path, params, n, opt, meta) == EVA_OK) {
+        if (load_one(path, params, n, opt, extra, n_extra, meta) == EVA_OK) {
             snprintf(path_out, cap, "%s", path);
             return EVA_OK;
         }

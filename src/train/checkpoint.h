@@ -34,6 +34,13 @@ eva_status eva_ckpt_save(const char *run_dir, int64_t step, const eva_param_ref 
 eva_status eva_ckpt_load_latest(const char *run_dir, const eva_param_ref *params, int n, eva_adamw *opt,
                                 eva_ckpt_meta *meta, char *path_out, size_t cap, int *skipped);
 
+/* Same with extra tensors saved and restored alongside (e.g. the EMA weights: "extra.<name>"). */
+eva_status eva_ckpt_save_extra(const char *run_dir, int64_t step, const eva_param_ref *params, int n, eva_adamw *opt,
+                               const eva_param_ref *extra, int n_extra, const eva_ckpt_meta *meta, int keep_last);
+eva_status eva_ckpt_load_latest_extra(const char *run_dir, const eva_param_ref *params, int n, eva_adamw *opt,
+                                      const eva_param_ref *extra, int n_extra, eva_ckpt_meta *meta, char *path_out,
+                                      size_t cap, int *skipped);
+
 /* Write a plain model file (official names, F32, shapes[i][0..params[i].ndim), __metadata__ from
  * meta) atomically: what eva_model_load and the other commands read. */
 eva_status eva_save_params(const char *path, const eva_param_ref *params, const int64_t (*shapes)[4], int n,

@@ -1,0 +1,106 @@
+/* cmd_finetune.c — `eva finetune`: a classifier from a pre-trained EVA (or from scratch). */
+#include "cli.h"
+#include "train/comm.h"
+#include "train/finetune_run.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char help_finetune[] =
+    "usage: eva finetune --data TRAIN --out RUN/ [--init PRETRAINED.safetensors] [--val VAL] [options]\n"
+    "       eva finetune --resume RUN/ [--steps N] [-t THREADS]\n"
+    "\n"
+    "EVA-01 fine-tuning (spec §6): mean pooling + fc_norm + a new head (trunc-normal 0.02 x 0.001),\n"
+    "layer-wise lr decay (official layer ids), AdamW with the official groups, warm-up + cosine per\n"
+    "step, drop path, label smoothing, optional Mixup/CutMix (timm 0.5.4), RandomResizedCrop(0.08-1)\n"
+    "+ flip, EMA of the weights, stop_grad_conv1 as the official code (on when fine-tuning --init,\n"
+    "off from scratch), the position embedding resampled when --size differs from --init's.\n"
+    "DATA: a folder with one sub-folder per class, an IDX file, fashion-mnist:train / :test.\n"
+    "options: --size 224 --batch 32 --epochs 10 --steps N --lr 1e-3 --min-lr 1e-6 --warmup-epochs 1\n"
+    "         --wd 0.05 --layer-decay 0.75 --drop-path 0.1 --smoothing 0.1 --mixup A --cutmix A\n"
+    "         --ema 0.9999 --clip-grad 0 (off) --stop-grad-conv1 0|1 --val-limit N --seed 0\n"
+    "         -t THREADS --loader-threads 1 --ckpt-every N --keep 3\n"
+    "         from scratch: --width 192 --depth 12 --heads 3 --mlp 768 --patch 16\n"
+    "output: RUN/metrics.jsonl (with val_top1 / val_top1_ema after each epoch when --val is given),\n"
+    "RUN/ckpt-*.safetensors, RUN/model.safetensors (weights + 'model_ema.*' EMA weights + class\n"
+    "names: eva classify / eva eval [--ema] use it). Not implemented: RandAugment, linear probing.\n";
+
+static volatile sig_atomic_t g_stop;
+static void on_sigint(int sig) { (void)sig; g_stop = 1; }
+
+static void on_progress(const eva_train_progress *p, void *user) {
+    bool tty = *(bool *)user;
+    if (p->event) {
+        fprintf(stderr, "%seva finetune: %s\n", tty ? "\r\033[K" : "", p->message);
+        return;
+    }
+    if (tty) {
+        int eta = (int)p->eta_s;
+        fprintf(stderr, "\r\033[Kstep %lld/%lld  epoch %lld  loss %.4f  lr %.2e  %.1f img/s  ETA %d:%02d:%02d", (long long)p->step,
+                (long long)p->total_steps, (long long)p->epoch, p->loss, p->lr, p->images_per_s, eta / 3600, eta / 60 % 60,
+                eta % 60);
+    } else if (p->step % 100 == 0 || p->step == p->total_steps) {
+        fprintf(stderr, "step %lld/%lld loss %.4f lr %.2e %.1f img/s\n", (long long)p->step, (long long)p->total_steps, p->loss,
+                p->lr, p->images_per_s);
+    }
+}
+
+int cmd_finetune(int argc, char **argv) {
+    const char *cmd = "finetune", *resume = NULL;
+    eva_finetune_config c = eva_finetune_defaults();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool ok = true;
+        int iv;
+        double dv;
+#define INT_FLAG(flag, field) else if (!strcmp(a, flag)) { ok = cli_take_int(cmd, argc, argv, &i, &iv); c.field = iv; }
+#define DBL_FLAG(flag, field) else if (!strcmp(a, flag)) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.field = dv; }
+        if (!strcmp(a, "--data")) ok = cli_take_str(cmd, argc, argv, &i, &c.data);
+        else if (!strcmp(a, "--val")) ok = cli_take_str(cmd, argc, argv, &i, &c.val);
+        else if (!strcmp(a, "--init")) ok = cli_take_str(cmd, argc, argv, &i, &c.init);
+        else if (!strcmp(a, "--out")) ok = cli_take_str(cmd, argc, argv, &i, &c.out_dir);
+        else if (!strcmp(a, "--resume")) ok = cli_take_str(cmd, argc, argv, &i, &resume);
+        INT_FLAG("--width", width) INT_FLAG("--depth", depth) INT_FLAG("--heads", heads) INT_FLAG("--mlp", mlp)
+        INT_FLAG("--patch", patch) INT_FLAG("--size", size) INT_FLAG("--batch", batch) INT_FLAG("-b", batch)
+        INT_FLAG("--epochs", epochs) INT_FLAG("-t", threads) INT_FLAG("--threads", threads)
+        INT_FLAG("--loader-threads", loader_threads) INT_FLAG("--ckpt-every", ckpt_every) INT_FLAG("--keep", keep)
+        INT_FLAG("--stop-grad-conv1", stop_grad_conv1)
+        DBL_FLAG("--lr", lr) DBL_FLAG("--min-lr", min_lr) DBL_FLAG("--warmup-epochs", warmup_epochs)
+        DBL_FLAG("--wd", weight_decay) DBL_FLAG("--layer-decay", layer_decay) DBL_FLAG("--drop-path", drop_path)
+        DBL_FLAG("--smoothing", smoothing) DBL_FLAG("--mixup", mixup) DBL_FLAG("--cutmix", cutmix)
+        DBL_FLAG("--ema", ema_decay) DBL_FLAG("--clip-grad", clip_grad)
+        else if (!strcmp(a, "--steps")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.steps = (int64_t)dv; }
+        else if (!strcmp(a, "--val-limit")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.val_limit = (int64_t)dv; }
+        else if (!strcmp(a, "--seed")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.seed = (uint64_t)dv; }
+        else return cli_usage(cmd, "unknown option '%s'", a);
+#undef INT_FLAG
+#undef DBL_FLAG
+        if (!ok) return 2;
+    }
+    if (resume) {
+        c.out_dir = resume;
+        c.resume = true;
+    } else {
+        if (!c.data) return cli_usage(cmd, "--data is required");
+        if (!c.out_dir) return cli_usage(cmd, "--out RUN/ is required");
+    }
+    if (c.batch < 1 || c.epochs < 1 || c.size < 1 || c.keep < 1 || c.steps < 0 || !(c.lr >= 0) || !(c.layer_decay > 0) ||
+        !(c.smoothing >= 0 && c.smoothing < 1) || !(c.ema_decay >= 0 && c.ema_decay <= 1) || c.mixup < 0 || c.cutmix < 0)
+        return cli_usage(cmd, "a size, count or hyper-parameter is out of range");
+    c.world = eva_comm_world();
+    c.rank = eva_comm_rank();
+    c.stop = &g_stop;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    bool tty = cli_stderr_is_tty();
+    eva_status st = eva_finetune_run(&c, on_progress, &tty);
+    if (tty) fputc('\n', stderr);
+    if (st == EVA_ERR_CANCELLED) {
+        fprintf(stderr, "eva finetune: %s\n", eva_last_error());
+        return 130;
+    }
+    if (st != EVA_OK) return cli_lib_error(cmd, st);
+    if (c.rank == 0) fprintf(stderr, "eva finetune: done; model in %s/model.safetensors\n", c.out_dir);
+    return 0;
+}
