@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# cli_finetune.sh — `eva finetune` + `eva eval` end to end on a small two-class image folder:
+# training from scratch and from a pre-trained MIM model, the per-epoch validation numbers
+# reproduced by `eva eval` (live and --ema), classify with the class names recorded in the
+# model, bit-identical resume after kill -9, and bad inputs.
+set -uo pipefail
+EVA=${EVA_BIN:?}
+T=${EVA_TMP:-/tmp}/cli_finetune.$$
+mkdir -p "$T"
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
+[ -f "$W" ] || { echo "cli_finetune: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
+
+mkdir -p "$T/data/cat" "$T/data/rocket"
+for i in 0 1 2 3 4 5 6 7; do
+  cp data/preprocess/chelsea.png "$T/data/cat/c$i.png"
+  cp data/preprocess/rocket.jpg "$T/data/rocket/r$i.jpg"
+done
+ARCH=(--width 64 --depth 2 --heads 2 --mlp 128 --patch 14 --size 56)
+FT=(--data "$T/data" --val "$T/data" --batch 8 --epochs 12 --lr 2e-3 --warmup-epochs 1 --drop-path 0 --ema 0.9 -t 2 --seed 5)
+
+# -- from scratch: learns the two classes, eval reproduces the last validation numbers
+"$EVA" finetune "${FT[@]}" "${ARCH[@]}" --out "$T/scratch" --steps 24 2>"$T/err" && ok || bad "finetune failed: $(tail -3 "$T/err")"
+last=$(tail -1 "$T/scratch/metrics.jsonl")
+val=$(echo "$last" | sed 's/.*"val_top1": \([0-9.]*\).*/\1/')
+val_ema=$(echo "$last" | sed 's/.*"val_top1_ema": \([0-9.]*\).*/\1/')
+echo "validation after 24 steps: top-1 $val, EMA $val_ema"
+awk -v v="$val" 'BEGIN { exit !(v >= 0.99) }' && ok || bad "the two classes were not learned (top-1 $val)"
+e1=$("$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --json | sed 's/.*"top1": \([0-9.]*\).*/\1/')
+e2=$("$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --json --ema | sed 's/.*"top1": \([0-9.]*\).*/\1/')
+awk -v a="$e1" -v b="$val" 'BEGIN { exit !(a == b) }' && ok || bad "eval $e1 != training validation $val"
+awk -v a="$e2" -v b="$val_ema" 'BEGIN { exit !(a == b) }' && ok || bad "eval --ema $e2 != training validation $val_ema"
+"$EVA" classify --model "$T/scratch/model.safetensors" data/preprocess/rocket.jpg -k 1 2>/dev/null | grep -q "rocket (1)" && ok || bad "class names not used by classify"
+"$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --confusion-png "$T/c.png" >/dev/null && [ -s "$T/c.png" ] && ok || bad "confusion PNG"
+head -c 8 "$T/c.png" | od -An -tx1 | grep -q "89 50 4e 47" && ok || bad "confusion PNG signature"
+
+# -- from a pre-trained MIM model (stop_grad_conv1 on: the patch embedding stays as pre-trained)
+"$EVA" pretrain --data "$T/data" --teacher "$W" "${ARCH[@]}" --batch 8 --epochs 4 --steps 6 --out "$T/mim" -t 2 2>/dev/null && ok || bad "pretrain"
+"$EVA" finetune "${FT[@]}" --init "$T/mim/model.safetensors" --out "$T/ft" --steps 8 2>"$T/err" && ok || bad "finetune --init: $(tail -2 "$T/err")"
+grep -q "initialised" "$T/err" && ok || bad "no init message"
+"$EVA" info "$T/ft/model.safetensors" | grep -q "mean of patch tokens + fc_norm" && ok || bad "result is not a classifier"
+
+# -- kill -9 + resume = uninterrupted
+"$EVA" finetune "${FT[@]}" "${ARCH[@]}" --out "$T/ref" --steps 20 2>/dev/null && ok || bad "reference run"
+"$EVA" finetune "${FT[@]}" "${ARCH[@]}" --out "$T/kill" --steps 20 --ckpt-every 3 2>/dev/null &
+pid=$!
+for _ in $(seq 1 500); do [ -f "$T/kill/ckpt-00000009.safetensors" ] && break; sleep 0.02; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+"$EVA" finetune --resume "$T/kill" -t 2 2>"$T/err" && ok || bad "resume: $(cat "$T/err")"
+body() { local n; n=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1" | md5sum; }
+[ "$(body "$T/ref/model.safetensors")" = "$(body "$T/kill/model.safetensors")" ] && ok || bad "resumed fine-tuning differs"
+
+# -- bad input
+expect_fail() {
+  local what=$1 pat=$2; shift 2
+  "$@" >/dev/null 2>"$T/err"
+  local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$what: rc $rc"; return; fi
+  grep -qiE "$pat" "$T/err" && ok || bad "$what: '$(cat "$T/err")' lacks /$pat/"
+}
+mkdir -p "$T/one/only"; cp data/preprocess/rocket.jpg "$T/one/only/"
+expect_fail "one class" "needs labelled classes" "$EVA" finetune --data "$T/one" --out "$T/e1" "${ARCH[@]}" --steps 2
+expect_fail "missing init" "cannot open" "$EVA" finetune --data "$T/data" --init "$T/none.safetensors" --out "$T/e2" --steps 2
+expect_fail "eval: bad split" "split must be train or test" "$EVA" eval --synthetic --arch eva_tiny_test --data fashion-mnist:none
+expect_fail "eval: no data" "data is required" "$EVA" eval --model "$T/scratch/model.safetensors"
+expect_fail "bad smoothing" "out of range" "$EVA" finetune --data "$T/data" --out "$T/e3" --smoothing 1.5
+
+echo "cli_finetune: $pass passed, $fail failed"
+[ $fail -eq 0 ]
