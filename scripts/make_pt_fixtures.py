@@ -55,13 +55,20 @@ def write_expected(pt_path):
                     + "".join(f" {v!r}" for v in pick) + "\n")
 
 
+def _put(z, name, data):
+    """writestr with a fixed timestamp, so regenerated fixtures are byte-identical."""
+    zi = zipfile.ZipInfo(name, date_time=(2024, 6, 1, 0, 0, 0))
+    zi.compress_type = z.compression
+    z.writestr(zi, data)
+
+
 def rezip(src, dst, compression=zipfile.ZIP_STORED, rename_stem=None):
     with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", compression) as zo:
         for info in zi.infolist():
             name = info.filename
             if rename_stem:
                 name = rename_stem + name[name.index("/"):]
-            zo.writestr(name, zi.read(info.filename))
+            _put(zo, name, zi.read(info.filename))
 
 
 def write_zip64(src, dst):
@@ -146,10 +153,10 @@ def shared_object():
 
 def zip_with_pickle(path, pkl, extra=None, stem="archive"):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{stem}/data.pkl", pkl)
-        z.writestr(f"{stem}/version", "3\n")
+        _put(z, f"{stem}/data.pkl", pkl)
+        _put(z, f"{stem}/version", "3\n")
         for k, v in (extra or {}).items():
-            z.writestr(f"{stem}/data/{k}", v)
+            _put(z, f"{stem}/data/{k}", v)
 
 
 def find_cd(buf, name):
@@ -236,8 +243,8 @@ def hostile(out):
     # zip bombs: 8 MB of zeros deflate to ~8 KB
     bomb = bytes(8 << 20)
     with zipfile.ZipFile(ev("bomb_small_decl"), "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("archive/data.pkl", handmade_pickle({"w": _Tensor(_Storage("0", 8), 0, (8,), (1,))}))
-        z.writestr("archive/data/0", bomb)
+        _put(z, "archive/data.pkl", handmade_pickle({"w": _Tensor(_Storage("0", 8), 0, (8,), (1,))}))
+        _put(z, "archive/data/0", bomb)
     b = bytearray(open(ev("bomb_small_decl"), "rb").read())
     patch_sizes(b, "archive/data/0", usize=32)      # declares 32 bytes, inflates to 8 MB
     open(ev("bomb_small_decl"), "wb").write(b)

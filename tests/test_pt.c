@@ -338,6 +338,7 @@ static void truncate_and_flip(const char *file, size_t step, bool flips) {
         for (int i = 0; i < m.count; i++) {
             volatile uint8_t s = 0;
             for (size_t j = 0; j < m.items[i].nbytes; j++) s ^= ((const uint8_t *)m.items[i].t.data)[j];
+            (void)s;
         }
         eva_tensor_map_free(&m);
         free(b);
@@ -356,6 +357,7 @@ static void truncate_and_flip(const char *file, size_t step, bool flips) {
             for (int t = 0; t < m.count; t++) {
                 volatile uint8_t s = 0;
                 for (size_t j = 0; j < m.items[t].nbytes; j++) s ^= ((const uint8_t *)m.items[t].t.data)[j];
+                (void)s;
             }
             eva_tensor_map_free(&m);
         }
