@@ -78,7 +78,7 @@ static void print_overview(FILE *f) {
                "usage: eva <command> [options]   (eva help <command> for details)\n\ncommands:\n",
             eva_version());
     for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
-        fprintf(f, "  %-14s %s\n", g_commands[i].name, g_commands[i].summary);
+        fprintf(f, "  %-16s %s\n", g_commands[i].name, g_commands[i].summary);
     fprintf(f, "\nmodels: eva info --models lists every registered architecture.\n");
 }
 
