@@ -11,7 +11,8 @@ same function and their logits can be compared.
 Run with Debian's torch (/usr/bin/python3, torch 1.13). Sub-commands:
   bench      --depth L --size S --batch B --threads T --dtype fp32|bf16 --reps R --warmup W
              -> one JSON line {"ms_per_image", "times_ms", ...}; weights come from --weights FILE
-             (a .pt cache written by `weights`) or are generated on the fly
+             (a .pt cache written by `weights`) or are generated on the fly; --logits-out FILE.bin
+             writes the logits of the last pass (raw f32)
   weights    --depth L --size S --out FILE.pt [--safetensors FILE.safetensors]
              -> the formula state dict (timm names) as a torch .pt cache and/or a safetensors file
              that `eva bench --model FILE --heads 16` loads (reduced-depth runs)
@@ -126,14 +127,45 @@ class EvaG(nn.Module):
 
 
 def build(depth, size, weights=None):
-    with torch.no_grad():
+    """The model with formula weights (or those of a .pt cache written by `weights`). The module is created
+    on the meta device and every parameter is then assigned, not copied, so the peak memory is one copy of
+    the weights (4 GB for the full model) and no time goes into a random init that would be overwritten."""
+    with torch.device('meta') if hasattr(torch, 'device') and hasattr(torch.device, '__enter__') else _meta():
         m = EvaG(depth, size)
-        if weights and os.path.exists(weights):
-            m.load_state_dict(torch.load(weights))
-        else:
-            for name, p in m.state_dict().items():
-                p.copy_(formula_tensor(name, tuple(p.shape)))
+    sd = torch.load(weights) if weights and os.path.exists(weights) else None
+    names = [n for n, _ in m.named_parameters()]
+    for name in names:
+        mod = m
+        *path, leaf = name.split('.')
+        for part in path:
+            mod = getattr(mod, part)
+        shape = tuple(getattr(mod, leaf).shape)
+        t = sd.pop(name) if sd is not None else formula_tensor(name, shape)
+        assert tuple(t.shape) == shape, name
+        setattr(mod, leaf, nn.Parameter(t.float(), requires_grad=False))
+    for b in m.blocks:
+        b.attn.k_bias = torch.zeros(D)
     return m.eval()
+
+
+class _meta:
+    """torch 1.13 has no `with torch.device(...)`: route parameter/buffer creation of nn.Module to meta."""
+    def __enter__(self):
+        self.reg = nn.Module.register_parameter
+        self.buf = nn.Module.register_buffer
+
+        def reg(mod, name, p):
+            self.reg(mod, name, None if p is None else nn.Parameter(torch.empty(p.shape, device='meta')))
+
+        def buf(mod, name, t, persistent=True):
+            self.buf(mod, name, None if t is None else torch.empty(t.shape, device='meta'), persistent)
+        nn.Module.register_parameter = reg
+        nn.Module.register_buffer = buf
+        return self
+
+    def __exit__(self, *exc):
+        nn.Module.register_parameter = self.reg
+        nn.Module.register_buffer = self.buf
 
 
 def model_flops(depth, size, batch=1):
@@ -214,6 +246,8 @@ def cmd_bench(a):
                 if r >= a.warmup:
                     times.append(dt)
     med = sorted(times)[len(times) // 2]
+    if a.logits_out:
+        atomic_tofile(y.float().numpy(), a.logits_out)
     print(json.dumps({'peer': 'torch', 'dtype': a.dtype, 'torch': torch.__version__, 'threads': a.threads,
                       'depth': a.depth, 'size': a.size, 'batch': a.batch, 'ms_per_image': med * 1e3 / a.batch,
                       'times_ms': [t * 1e3 for t in times], 'gflops': model_flops(a.depth, a.size, a.batch) / med / 1e9,
@@ -270,6 +304,7 @@ def main():
     p.add_argument('--reps', type=int, default=1)
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--weights')
+    p.add_argument('--logits-out')
     p.set_defaults(fn=cmd_bench)
     p = sub.add_parser('weights'); common(p, threads=False)
     p.add_argument('--out'); p.add_argument('--safetensors'); p.set_defaults(fn=cmd_weights)

@@ -511,6 +511,15 @@ EVA_API eva_status eva_teacher_feature_shape(const eva_teacher *teacher, int img
 EVA_API eva_status eva_teacher_features(eva_teacher *teacher, const float *images, int batch, int img_size,
                                         const eva_teacher_options *opts, float *features, float *image_embed);
 
+/* ============================================================================ low-precision weights
+ * eva_model_params.weight_dtype = EVA_BF16 or EVA_Q8 keeps the block matrices (attn.qkv,
+ * attn.proj, mlp.fc1, mlp.fc2) in bf16 (fp32 math on widened weights) or int8 (per-output-
+ * channel scales, activations quantised per row, int32 VNNI accumulation); everything else stays
+ * fp32. A file with __metadata__ eva.dtype=q8 (eva_model_save with EVA_Q8: tensor NAME as I8
+ * [N,K] plus NAME.scale F32 [N]) loads as Q8 without asking. Returns the dtype a model computes
+ * its block matrices in (EVA_F32, EVA_BF16 or EVA_Q8). */
+EVA_API eva_dtype eva_model_weight_dtype(const eva_model *model);
+
 #ifdef __cplusplus
 }
 #endif

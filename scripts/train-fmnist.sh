@@ -15,7 +15,7 @@ OUT=${1:-runs/fmnist}
 T=${THREADS:-2}
 STEPS=${STEPS:-900}          # optimizer steps per stage (batch 128: ~1.9 epochs of 60k images)
 mkdir -p "$OUT"
-ARCH=(--width 96 --depth 4 --heads 3 --mlp 384 --patch 4 --size 28)
+ARCH=(--width ${WIDTH:-64} --depth ${DEPTH:-4} --heads ${HEADS:-2} --mlp ${MLP:-256} --patch 4 --size 28)
 start=$(date +%s)
 log() { echo "[$(( $(date +%s) - start )) s] $*"; }
 

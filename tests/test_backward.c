@@ -293,6 +293,59 @@ static void test_cosine(void) {
     free(c.p), free(c.t), free(fp), free(dp);
 }
 
+/* ================================================================ fine-tuning head
+ * loss = sum r * head(fc_norm(mean of patch tokens of x)): mean pooling + LayerNorm + linear chained */
+typedef struct { int B, N, D, C; float *x, *nw, *nb, *W, *b, *r; } head_ctx;
+static double head_loss(void *p) {
+    head_ctx *c = p;
+    double L = 0, *pool = malloc(8 * c->D), *y = malloc(8 * c->D);
+    for (int b = 0; b < c->B; b++) {
+        for (int d = 0; d < c->D; d++) {
+            pool[d] = 0;
+            for (int t = 1; t < c->N; t++) pool[d] += c->x[((size_t)b * c->N + t) * c->D + d];
+            pool[d] /= c->N - 1;
+        }
+        double mu = 0, var = 0;
+        for (int d = 0; d < c->D; d++) mu += pool[d];
+        mu /= c->D;
+        for (int d = 0; d < c->D; d++) var += (pool[d] - mu) * (pool[d] - mu);
+        var /= c->D;
+        for (int d = 0; d < c->D; d++) y[d] = (pool[d] - mu) / sqrt(var + 1e-6) * c->nw[d] + c->nb[d];
+        for (int k = 0; k < c->C; k++) {
+            double o = c->b[k];
+            for (int d = 0; d < c->D; d++) o += y[d] * c->W[k * c->D + d];
+            L += c->r[b * c->C + k] * o;
+        }
+    }
+    free(pool), free(y);
+    return L;
+}
+
+static void test_head(eva_pool *pool) {
+    head_ctx c = {2, 6, 10, 5, NULL, NULL, NULL, NULL, NULL, NULL};
+    int nx = c.B * c.N * c.D;
+    c.x = malloc(4 * nx), c.nw = malloc(4 * c.D), c.nb = malloc(4 * c.D), c.W = malloc(4 * c.C * c.D);
+    c.b = malloc(4 * c.C), c.r = malloc(4 * c.B * c.C);
+    fill(c.x, nx, 1), fill(c.nb, c.D, 0.2), fill(c.W, c.C * c.D, 0.5), fill(c.b, c.C, 0.2), fill(c.r, c.B * c.C, 1);
+    for (int d = 0; d < c.D; d++) c.nw[d] = 1.0f + frand(0.2);
+    double *fx = malloc(8 * nx), *fW = malloc(8 * c.C * c.D), *fnw = malloc(8 * c.D);
+    fd_grad(c.x, nx, head_loss, &c, fx);
+    fd_grad(c.W, c.C * c.D, head_loss, &c, fW);
+    fd_grad(c.nw, c.D, head_loss, &c, fnw);
+    float pooled[2 * 10], y[2 * 10], dy[2 * 10] = {0}, dpool[2 * 10] = {0}, dW[5 * 10], db[5], dnw[10] = {0}, dnb[10] = {0};
+    double mu[2], rs[2];
+    eva_mean_pool_patches(c.x, pooled, c.B, c.N, c.D);
+    eva_layernorm_fwd_train(pool, pooled, c.nw, c.nb, y, mu, rs, c.B, c.D, 1e-6f);
+    eva_linear_backward(pool, false, c.B, c.C, c.D, y, c.W, c.r, dy, false, dW, db, false);
+    CHECK_OK(eva_layernorm_backward(pool, pooled, c.nw, mu, rs, dy, dpool, dnw, dnb, c.B, c.D));
+    float *dx = calloc(nx, 4);
+    eva_mean_pool_patches_backward(dpool, dx, c.B, c.N, c.D);
+    check_grad("head: mean-pool dx (cls row 0)", dx, fx, nx, 1e-4);
+    check_grad("head: head.weight", dW, fW, c.C * c.D, 1e-4);
+    check_grad("head: fc_norm.weight", dnw, fnw, c.D, 1e-4);
+    free(c.x), free(c.nw), free(c.nb), free(c.W), free(c.b), free(c.r), free(fx), free(fW), free(fnw), free(dx);
+}
+
 /* ================================================================ whole tiny model */
 typedef struct { eva_vit_train *m; const float *img; const uint8_t *mask; const float *teacher; int B; } model_ctx;
 static double model_loss(model_ctx *c) {
@@ -399,6 +452,7 @@ int main(void) {
     test_gelu(pool);
     test_attention(pool);
     test_cosine();
+    test_head(pool);
     test_model(2, false, 0.0);
     test_model(1, true, 0.0);
     test_model(2, false, 0.3);

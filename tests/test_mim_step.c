@@ -202,6 +202,11 @@ int main(void) {
     CHECK(run(args, out) == 0, "mim-step --reference failed");
     check_output("reference kernels, clip 3.0", out, "after.", loss_ref, norm_ref);
 
+    /* help text */
+    char hcmd[1024];
+    snprintf(hcmd, sizeof hcmd, "%s help mim-step | grep -q 'input.bool_masked_pos'", getenv("EVA_BIN") ? getenv("EVA_BIN") : "../build/eva");
+    CHECK(system(hcmd) == 0, "eva help mim-step does not describe the inputs");
+
     /* bad inputs */
     expect_failure("missing teacher", "input.teacher_features", NULL, EVA_F32, 0, NULL, NULL);
     uint8_t mask[2 * 64];

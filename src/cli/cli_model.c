@@ -43,6 +43,13 @@ int cli_model_opts_parse(const char *cmd, cli_model_opts *o, int argc, char **ar
     } else if (!strcmp(a, "--classes")) {
         if (!cli_take_int(cmd, argc, argv, i, &o->classes)) return -1;
         if (o->classes < 0 || o->classes > 1000000) { cli_usage(cmd, "--classes out of range"); return -1; }
+    } else if (!strcmp(a, "--dtype")) {
+        /* compute dtype of the block matrices (convert has its own --dtype: the file's) */
+        if (!cli_take_str(cmd, argc, argv, i, &v)) return -1;
+        if (!strcmp(v, "f32") || !strcmp(v, "F32")) o->params.weight_dtype = EVA_F32;
+        else if (!strcmp(v, "bf16") || !strcmp(v, "BF16")) o->params.weight_dtype = EVA_BF16;
+        else if (!strcmp(v, "q8") || !strcmp(v, "Q8") || !strcmp(v, "int8")) o->params.weight_dtype = EVA_Q8;
+        else { cli_usage(cmd, "--dtype must be f32, bf16 or q8, got '%s'", v); return -1; }
     } else if (!strcmp(a, "--reference")) {
         setenv("EVA_REFERENCE", "1", 1);
         setenv("EVA_GEMM", "ref", 1);

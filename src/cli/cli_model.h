@@ -1,5 +1,6 @@
 /* cli_model.h — the model options every inference command shares (--model/--synthetic/--arch/
- * --size/--posemb/--ckpt-key/... /-t) and opening the model with one clear error line. */
+ * --size/--posemb/--ckpt-key/--dtype f32|bf16|q8/... /-t) and opening the model with one clear
+ * error line. */
 #ifndef EVA_CLI_MODEL_H
 #define EVA_CLI_MODEL_H
 

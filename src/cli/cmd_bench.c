@@ -8,10 +8,21 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Process CPU seconds (all threads): on a shared machine, wall time / CPU time tells how much
+ * of the wall clock the run actually got. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *dtype_key(eva_dtype dt) { return dt == EVA_BF16 ? "bf16" : dt == EVA_Q8 ? "q8" : "f32"; }
 
 const char help_bench[] =
     "usage: eva bench (--synthetic --arch NAME | --model FILE) [--size S] [--batch B]\n"
-    "                 [-t THREADS] [--reps R] [--warmup W] [--json] [--profile]\n"
+    "                 [-t THREADS] [--reps R] [--warmup W] [--dtype f32|bf16|q8] [--json] [--profile]\n"
     "       eva bench --peak [-t THREADS] [--json]\n"
     "\n"
     "Measures the forward pass: builds the model (formula weights with --synthetic, so no\n"
@@ -19,10 +30,14 @@ const char help_bench[] =
     "the golden formula input, and prints the median ms/image, images/s, GFLOP/s (FLOPs =\n"
     "2 x MACs of spec §1.4) and peak RSS. --json prints one JSON object per run with\n"
     "ms_per_image, images_per_s, gflops, peak_gflops, pct_of_peak, peak_rss_mb and the\n"
-    "configuration. The peak is measured by a built-in probe (independent FMA chains on every\n"
+    "configuration and cpu_ms_per_image (process CPU time of the timed runs, all threads: compare\n"
+    "it with ms_per_image on a shared machine). The peak is measured by a built-in probe (independent FMA chains on every\n"
     "thread, the rate a perfect fp32 kernel could reach); --peak prints only that.\n"
     "--profile adds the time per op family: GEMM (GELU is fused into it), attention,\n"
     "LayerNorm, other.\n"
+    "--dtype bf16|q8 runs the block matrices (qkv, proj, fc1, fc2) from bf16 weights (fp32 math)\n"
+    "or int8 weights (per-channel scales, int8 activations, VNNI int32 sums); GFLOP/s still\n"
+    "counts 2 x MACs, and the share of the fp32 peak is then only indicative.\n"
     "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
 
 static int cmp_double(const void *a, const void *b) {
@@ -84,16 +99,18 @@ int cmd_bench(int argc, char **argv) {
     eva_ctx *ctx = NULL;
     double *times = calloc((size_t)reps, sizeof(double));
     eva_status st = EVA_OK;
+    double cpu0 = 0;
     if (!images || !out.pre_logits || !times) {
         st = EVA_ERR_NOMEM;
     } else {
         st = eva_ctx_create(model, mo.threads, &ctx);
         if (!json) {
-            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s (load %.1f s)\n", info.arch, S,
-                    S, B, threads, eva_gemm_kernel_name(), load_s);
+            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s (load %.1f s)\n",
+                    info.arch, S, S, B, threads, eva_gemm_kernel_name(), dtype_key(eva_model_weight_dtype(model)), load_s);
         }
         for (int r = 0; r < warmup && st == EVA_OK; r++) st = eva_forward(ctx, images, B, S, &out);
         if (profile && st == EVA_OK) eva_ctx_set_profiling(ctx, true);
+        cpu0 = cpu_seconds();
         for (int r = 0; r < reps && st == EVA_OK; r++) {
             double a = eva_now_seconds();
             st = eva_forward(ctx, images, B, S, &out);
@@ -101,6 +118,7 @@ int cmd_bench(int argc, char **argv) {
             if (!json) fprintf(stderr, "  run %d: %.1f ms\n", r + 1, times[r] * 1e3);
         }
     }
+    double cpu_run = cpu_seconds() - cpu0;
     int rc = 0;
     if (st != EVA_OK) {
         rc = cli_lib_error(cmd, st);
@@ -117,20 +135,23 @@ int cmd_bench(int argc, char **argv) {
         }
         static const char *prof_names[EVA_PROF_COUNT] = {"gemm", "attention", "layernorm", "other"};
         if (json) {
-            printf("{\"arch\":\"%s\",\"size\":%d,\"batch\":%d,\"threads\":%d,\"dtype\":\"f32\",\"kernel\":\"%s\","
+            printf("{\"arch\":\"%s\",\"size\":%d,\"batch\":%d,\"threads\":%d,\"dtype\":\"%s\",\"kernel\":\"%s\","
                    "\"ms_per_image\":%.3f,\"images_per_s\":%.4f,\"gflops\":%.2f,\"gflop_per_image\":%.3f,"
                    "\"peak_gflops\":%.1f,\"pct_of_peak\":%.1f,\"peak_rss_mb\":%.1f,\"reps\":%d,\"best_ms\":%.3f,"
                    "\"load_s\":%.3f",
-                   info.arch, S, B, threads, eva_gemm_kernel_name(), ms_img, ips, gflops,
+                   info.arch, S, B, threads, dtype_key(eva_model_weight_dtype(model)), eva_gemm_kernel_name(), ms_img, ips, gflops,
                    eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
+            printf(",\"cpu_ms_per_image\":%.3f", cpu_run * 1e3 / reps / B);
             if (profile)
                 for (int k = 0; k < EVA_PROF_COUNT; k++)
                     printf(",\"profile_%s_pct\":%.1f", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0);
             printf("}\n");
         } else {
-            printf("%s %dpx batch %d: %.1f ms/image, %.3f images/s, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 peak "
+            printf("%s %dpx batch %d %s: %.1f ms/image, %.3f images/s, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 peak "
                    "(%.1f GFLOP/image), peak RSS %.0f MB\n",
-                   info.arch, S, B, ms_img, ips, gflops, 100 * gflops / peak, peak, eva_model_flops(model, S) / 1e9, rss_mb);
+                   info.arch, S, B, dtype_key(eva_model_weight_dtype(model)), ms_img, ips, gflops, 100 * gflops / peak, peak, eva_model_flops(model, S) / 1e9, rss_mb);
+            printf("  CPU time %.1f ms/image over all threads (wall/CPU shows how much of the machine the run got)\n",
+                   cpu_run * 1e3 / reps / B);
             if (profile)
                 for (int k = 0; k < EVA_PROF_COUNT; k++)
                     printf("  %-10s %6.1f%%  %8.1f ms/pass\n", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0,

@@ -6,14 +6,18 @@
 #include <string.h>
 
 const char help_convert[] =
-    "usage: eva convert IN OUT.safetensors [--dtype f32|f16|bf16] [--ckpt-key KEY] [--size S]\n"
+    "usage: eva convert IN OUT.safetensors [--dtype f32|f16|bf16|q8] [--ckpt-key KEY] [--size S]\n"
     "                   [--posemb official|timm] [--arch NAME] [--timm-mim] [--heads H]\n"
     "\n"
     "Converts any supported checkpoint (.pt zip or .safetensors; official, timm, EVA-CLIP or\n"
     "open_clip layout) into one safetensors file with timm/official EVA-01 names and\n"
     "__metadata__ recording the architecture, heads, pooling, preprocessing, labels source and\n"
     "provenance, so `eva ... --model OUT` needs no flags. --size stores the position embedding\n"
-    "resampled to S (official method unless --posemb timm). Default dtype: f32.\n";
+    "resampled to S (official method unless --posemb timm). Default dtype: f32.\n"
+    "--dtype q8 stores the block matrices (attn.qkv, attn.proj, mlp.fc1, mlp.fc2) as int8 with\n"
+    "per-output-channel scales (NAME as I8 [N,K], NAME.scale F32 [N]; everything else F32) and\n"
+    "metadata eva.dtype=q8: the file then runs with the int8 kernels without flags. bf16 files\n"
+    "record eva.dtype=bf16 and run from the bf16 weights (same numbers, half the memory).\n";
 
 const char help_patch14to16[] =
     "usage: eva patch14to16 IN OUT.safetensors [--method official|pinv] [--ckpt-key KEY]\n"
@@ -27,7 +31,8 @@ static int parse_dtype(const char *cmd, const char *s, eva_dtype *out) {
     if (!strcmp(s, "f32") || !strcmp(s, "F32")) *out = EVA_F32;
     else if (!strcmp(s, "f16") || !strcmp(s, "F16")) *out = EVA_F16;
     else if (!strcmp(s, "bf16") || !strcmp(s, "BF16")) *out = EVA_BF16;
-    else return cli_usage(cmd, "--dtype must be f32, f16 or bf16, got '%s'", s);
+    else if (!strcmp(s, "q8") || !strcmp(s, "Q8") || !strcmp(s, "int8")) *out = EVA_Q8;
+    else return cli_usage(cmd, "--dtype must be f32, f16, bf16 or q8, got '%s'", s);
     return 0;
 }
 
@@ -37,12 +42,15 @@ int cmd_convert(int argc, char **argv) {
     cli_model_opts mo;
     cli_model_opts_init(&mo);
     for (int i = 1; i < argc; i++) {
+        /* --dtype here is the output file's dtype: taken before the shared model options */
+        if (!strcmp(argv[i], "--dtype")) {
+            if (!cli_take_str(cmd, argc, argv, &i, &dt) || parse_dtype(cmd, dt, &dtype)) return 2;
+            continue;
+        }
         int r = cli_model_opts_parse(cmd, &mo, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
-        if (!strcmp(argv[i], "--dtype")) {
-            if (!cli_take_str(cmd, argc, argv, &i, &dt) || parse_dtype(cmd, dt, &dtype)) return 2;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         } else if (!in) in = argv[i];
         else if (!out) out = argv[i];

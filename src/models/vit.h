@@ -5,6 +5,7 @@
 #include "base/base.h"
 #include "io/tensor_map.h"
 #include "models/registry.h"
+#include "ops/gemm_lowp.h"
 
 typedef struct eva_vit_config {
     char arch[64];
@@ -19,6 +20,12 @@ typedef struct eva_vit_config {
     char labels[32];
 } eva_vit_config;
 
+/* A big Linear weight [N, K] kept in low precision (model wdtype BF16 or Q8; unused for F32). */
+typedef struct eva_lowp_linear {
+    const uint16_t *bf16;         /* BF16: [N, K] bf16 bits (view into the file or owned) */
+    eva_q8_weight q8;             /* Q8: packed for the VNNI kernel (owned) */
+} eva_lowp_linear;
+
 typedef struct eva_block_weights {
     const float *norm1_w, *norm1_b;
     const float *qkv_w;           /* [3D, D] */
@@ -28,6 +35,8 @@ typedef struct eva_block_weights {
     const float *norm2_w, *norm2_b;
     const float *fc1_w, *fc1_b;   /* [F, D], [F] */
     const float *fc2_w, *fc2_b;   /* [D, F], [D] */
+    /* wdtype BF16/Q8: qkv_w, proj_w, fc1_w, fc2_w are NULL and these hold the weights */
+    eva_lowp_linear qkv_lp, proj_lp, fc1_lp, fc2_lp;
 } eva_block_weights;
 
 struct eva_model {
@@ -41,6 +50,7 @@ struct eva_model {
     const float *head_w, *head_b;     /* [C, D], [C] */
     const float *lm_w, *lm_b;         /* [lm_dim, D], [lm_dim] */
     eva_block_weights *blocks;
+    eva_dtype wdtype;                 /* compute dtype of the block matrices: F32, BF16 or Q8 */
     eva_tensor_map map;               /* backing file (views point into it) */
     float *owned;                     /* converted weights, qkv biases: one allocation */
     size_t owned_floats, owned_used;

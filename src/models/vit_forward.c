@@ -25,6 +25,7 @@ struct eva_ctx {
     double prof[EVA_PROF_COUNT];   /* seconds per op family since the last reset */
     double prof_total;
     float *x, *h, *qkv, *o, *f, *cols, *pooled;
+    void *lowp_ws;                 /* bf16 / q8 GEMM workspace (NULL for fp32 models) */
 };
 
 eva_status eva_ctx_create(const eva_model *model, int n_threads, eva_ctx **out) {
@@ -61,13 +62,19 @@ static eva_status ensure_arena(eva_ctx *c, int B, int S) {
     size_t G = (size_t)(S / cfg->patch), N = G * G + 1, BN = (size_t)B * N, D = (size_t)cfg->width;
     size_t sizes[7] = {BN * D, BN * D, BN * 3 * D, BN * D, BN * (size_t)cfg->mlp,
                        (size_t)B * G * G * (size_t)cfg->in_chans * (size_t)(cfg->patch * cfg->patch), (size_t)B * D};
-    size_t total = 0;
+    /* low-precision GEMM workspace for the largest K of the block matrices (bytes) */
+    int kmax = EVA_MAX(cfg->width, cfg->mlp);
+    size_t ws_bytes = c->model->wdtype == EVA_BF16 ? eva_gemm_bf16_workspace((int)BN, kmax, eva_pool_threads(c->pool))
+                      : c->model->wdtype == EVA_Q8 ? eva_gemm_q8_workspace((int)BN, kmax)
+                                                   : 0;
+    size_t total = ws_bytes ? eva_arena_round(ws_bytes) : 0;
     for (int i = 0; i < 7; i++) total += eva_arena_round(sizes[i] * sizeof(float));
     eva_arena_free(&c->arena);
     if (eva_arena_init(&c->arena, total) != EVA_OK)
         return eva_fail(EVA_ERR_NOMEM, "cannot allocate %.1f MB of activations for batch %d at %d px", total / 1e6, B, S);
     float **slots[7] = {&c->x, &c->h, &c->qkv, &c->o, &c->f, &c->cols, &c->pooled};
     for (int i = 0; i < 7; i++) *slots[i] = eva_arena_alloc(&c->arena, sizes[i] * sizeof(float));
+    c->lowp_ws = ws_bytes ? eva_arena_alloc(&c->arena, ws_bytes) : NULL;
     c->arena_batch = B;
     c->arena_size = S;
     return EVA_OK;
@@ -97,6 +104,29 @@ static void linear(eva_ctx *c, int M, int N, int K, const float *A, const float 
         eva_gemm_ref(M, N, K, A, K, W, K, bias, C, N, epi);
     else
         eva_gemm(c->pool, M, N, K, A, K, W, K, bias, C, N, epi);
+    PROF_END(c, EVA_PROF_GEMM);
+}
+
+/* A block matrix: fp32, bf16 or int8 GEMM per the model's weight dtype (same epilogues). */
+static void block_linear(eva_ctx *c, int M, int N, int K, const float *A, const float *W, const eva_lowp_linear *lp,
+                         const float *bias, float *C, eva_gemm_epilogue epi) {
+    eva_dtype dt = c->model->wdtype;
+    if (dt == EVA_F32) {
+        linear(c, M, N, K, A, W, bias, C, epi);
+        return;
+    }
+    PROF_BEGIN(c);
+    if (dt == EVA_BF16) {
+        if (c->reference)
+            eva_gemm_bf16_ref(M, N, K, A, K, lp->bf16, K, bias, C, N, epi);
+        else
+            eva_gemm_bf16(c->pool, M, N, K, A, K, lp->bf16, K, bias, C, N, epi, c->lowp_ws);
+    } else {
+        if (c->reference)
+            eva_gemm_q8_ref(M, N, K, A, K, &lp->q8, bias, C, N, epi, c->lowp_ws);
+        else
+            eva_gemm_q8(c->pool, M, N, K, A, K, &lp->q8, bias, C, N, epi, c->lowp_ws);
+    }
     PROF_END(c, EVA_PROF_GEMM);
 }
 
@@ -157,12 +187,12 @@ eva_status eva_forward(eva_ctx *c, const float *images, int B, int S, eva_output
     for (int l = 0; l < cfg->depth; l++) {
         const eva_block_weights *w = &m->blocks[l];
         layernorm(c, x, w->norm1_w, w->norm1_b, h, BN, D, cfg->ln_eps);
-        linear(c, BN, 3 * D, D, h, w->qkv_w, w->qkv_bias, qkv, EVA_GEMM_STORE);
+        block_linear(c, BN, 3 * D, D, h, w->qkv_w, &w->qkv_lp, w->qkv_bias, qkv, EVA_GEMM_STORE);
         attention(c, qkv, o, B, N, D, cfg->heads);
-        linear(c, BN, D, D, o, w->proj_w, w->proj_b, x, EVA_GEMM_ACCUMULATE);
+        block_linear(c, BN, D, D, o, w->proj_w, &w->proj_lp, w->proj_b, x, EVA_GEMM_ACCUMULATE);
         layernorm(c, x, w->norm2_w, w->norm2_b, h, BN, D, cfg->ln_eps);
-        linear(c, BN, F, D, h, w->fc1_w, w->fc1_b, f, EVA_GEMM_GELU);
-        linear(c, BN, D, F, f, w->fc2_w, w->fc2_b, x, EVA_GEMM_ACCUMULATE);
+        block_linear(c, BN, F, D, h, w->fc1_w, &w->fc1_lp, w->fc1_b, f, EVA_GEMM_GELU);
+        block_linear(c, BN, D, F, f, w->fc2_w, &w->fc2_lp, w->fc2_b, x, EVA_GEMM_ACCUMULATE);
         if (out->block_out && out->block_index == l) memcpy(out->block_out, x, sizeof(float) * (size_t)BN * D);
     }
 

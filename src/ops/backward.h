@@ -70,4 +70,11 @@ void eva_attention_backward_ref(const float *qkv, const float *out, const float 
 void eva_attention_backward(eva_pool *pool, const float *qkv, const float *out, const float *lse, const float *dout,
                             float *dqkv, int B, int N, int D, int H);
 
+/* ---------------------------------------------------------------- mean pooling (fine-tuning head)
+ * pooled[b,:] = mean over the patch tokens t = 1..N-1 of x[b,t,:] (cls token excluded), summed in
+ * double as the inference forward does; then fc_norm (LayerNorm above) and head (linear above).
+ * Backward: dx[b,t,:] (+=) dpooled[b,:] / (N-1) for t >= 1; the cls row gets nothing. */
+void eva_mean_pool_patches(const float *x, float *pooled, int B, int N, int D);
+void eva_mean_pool_patches_backward(const float *dpooled, float *dx, int B, int N, int D);
+
 #endif /* EVA_OPS_BACKWARD_H */

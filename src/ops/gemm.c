@@ -2,7 +2,7 @@
  * Shapes: C[M,N] (+)= A[M,K]·W[N,K]^T (TN, Linear layers) or A[M,K]·B[K,N] (NN).
  *
  * Blocking (per task = one block of <= MC rows x one chunk of N):
- *   for k0 in K step KC:                     KC <= 768, K split into equal blocks
+ *   for k0 in K step KC:                     KC <= 768 (default), K split into equal blocks
  *     pack A[m0:m1, k0:k0+KC] into MR-row panels      (<= 1 MB, stays in L2)
  *     for n in chunk step NR:
  *       pack one B panel KC x NR (W^T, built on the fly from the mmapped weights; <= 96 KB)
@@ -12,8 +12,9 @@
  * about 1.2x (fewer read-modify-write passes over C, which lives in L3); EVA_GEMM_KC overrides
  * it for tuning.
  * Every weight element is read from memory once per row block (once per call at batch 1) and the
- * only copy of W^T ever held is one L1-sized panel per thread. C is re-read once per KC step;
- * bias is added on the first K step and GELU applied on the last, inside the kernel's store.
+ * only copy of W^T ever held is one KC x NR panel (<= 96 KB) per thread. C is re-read once per
+ * KC step; bias is added on the first K step and GELU applied on the last, inside the kernel's
+ * store.
  *
  * Threads: tasks = row blocks x N chunks, N chunks chosen so the task count is a multiple of the
  * thread count (batch 1: one row block, one N chunk per thread). */

@@ -21,7 +21,7 @@
  *             c = (float)acc · (as[m] · ws[n]) (+ bias[n]) (+ c) (GELU)
  *   eva_gemm_q8_ref does the same integer math in plain C: fast and reference agree bit for bit
  *   for STORE and ACCUMULATE, and within the vector GELU's 2e-7·|x| for GELU.
- *   Packed weight layout (for the 14 x 32 VNNI tile): panel p of 32 output rows, k-quad q:
+ *   Packed weight layout (for the 12 x 32 VNNI tile): panel p of 32 output rows, k-quad q:
  *     packed[((p·Kq + q)·32 + j)·4 + r] = wq[32p + j, 4q + r]   (zero beyond N and K), Kq = ceil(K/4)
  *
  * Workspace: the q8 GEMM quantises A into caller memory of eva_gemm_q8_workspace(M, K) bytes;
@@ -48,7 +48,7 @@ void eva_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n);
 /* ---------------------------------------------------------------- int8 */
 
 #define EVA_Q8_NR 32   /* output rows per packed panel */
-#define EVA_Q8_MR 14   /* activation rows per quantised A panel */
+#define EVA_Q8_MR 12   /* activation rows per quantised A panel */
 
 typedef struct eva_q8_weight {
     int N, K;
@@ -86,9 +86,9 @@ bool eva_gemm_bf16_fast(void);
 /* ---------------------------------------------------------------- internal (ISA files) */
 typedef struct q8_ws_layout {
     size_t kq;          /* k quads */
-    size_t panels;      /* ceil(M / 14) */
-    uint8_t *aq;        /* panels x kq x 14 x 4 bytes: aq[((p·kq + q)·14 + i)·4 + r] */
-    float *ascale;      /* [panels*14] */
+    size_t panels;      /* ceil(M / EVA_Q8_MR) */
+    uint8_t *aq;        /* panels x kq x MR x 4 bytes: aq[((p·kq + q)·MR + i)·4 + r] */
+    float *ascale;      /* [panels*MR] */
 } q8_ws_layout;
 q8_ws_layout eva_q8_ws_layout(int M, int K, void *workspace);
 

@@ -3,9 +3,9 @@
  * Shapes: C[M,N] (+)= A[M,K]·W[N,K]^T; the math is defined in gemm_lowp.h.
  *
  * Driver: A is quantised once per call into the workspace (u8, already in the kernel's
- * 14-row x 4-k interleaved layout), then tasks = row blocks x N chunks (as gemm.c). Each task
+ * 12-row x 4-k interleaved layout), then tasks = row blocks x N chunks (as gemm.c). Each task
  * walks its weight panels (pre-packed at load, so nothing is packed per call) and for each panel
- * all 14-row tiles of its row block over the whole K: int32 sums need no K blocking, the
+ * all 12-row tiles of its row block over the whole K: int32 sums need no K blocking, the
  * panel (32·K bytes <= 200 KB) stays in L2 while the row block's quantised A (kept <= 768 KB
  * by splitting M) streams from L2. */
 #include "ops/gemm_internal.h"
@@ -193,7 +193,7 @@ void eva_gemm_q8(eva_pool *pool, int M, int N, int K, const float *A, int lda, c
     if ((double)M * N * K < 65536.0) threads = 1;
     eva_pool *use = threads > 1 ? pool : NULL;
     eva_pool_run(use, (int)j.L.panels, q8_quant_task, &j);
-    /* row blocks: quantised A of one block <= Q8_A_BLOCK_BYTES, in whole 14-row tiles */
+    /* row blocks: quantised A of one block <= Q8_A_BLOCK_BYTES, in whole 12-row tiles */
     size_t a_bytes = (size_t)M * j.L.kq * 4;
     int mblocks = (int)((a_bytes + Q8_A_BLOCK_BYTES - 1) / Q8_A_BLOCK_BYTES);
     if (mblocks < 1) mblocks = 1;

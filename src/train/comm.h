@@ -27,6 +27,9 @@ eva_status eva_comm_allreduce_sum(double *values, int n);
 eva_status eva_comm_check_params(const eva_param_ref *params, int n, int64_t step);
 /* Seconds spent in communication since start (for the all-reduce time share). */
 double eva_comm_seconds(void);
+/* Of those, the seconds in the small exchange that opens every gradient reduction: it absorbs
+ * the wait for the slowest rank (load imbalance), the rest is the transfer itself. */
+double eva_comm_wait_seconds(void);
 
 /* Fixed-order reduction: every reduced element is sum_r (w_r / sum w) g_r computed in double in
  * rank order 0..W-1 and rounded once, whatever the MPI library's algorithm, the bucket size or

@@ -50,6 +50,8 @@ static struct {
     int rank, world;
     bool deterministic;
     double seconds;             /* time inside this file's collectives */
+    double wait_seconds;        /* of which in the small weight exchange that starts each
+                                 * reduction: mostly waiting for the slowest rank */
     double timeout;
     int64_t bucket;             /* floats per bucket */
     float *buf_a, *buf_b;       /* bucket-sized scratch (deterministic / ZeRO paths) */
@@ -172,6 +174,7 @@ int eva_comm_rank(void) { return g.rank; }
 int eva_comm_world(void) { return g.world; }
 const char *eva_comm_backend(void) { return g.active ? "mpi" : "none"; }
 double eva_comm_seconds(void) { return g.seconds; }
+double eva_comm_wait_seconds(void) { return g.wait_seconds; }
 void eva_comm_set_deterministic(bool on) { g.deterministic = on; }
 bool eva_comm_deterministic(void) { return g.deterministic; }
 
@@ -218,6 +221,7 @@ static eva_status exchange_weights(double *value, double *weight, double *s) {
     double t0 = op_begin("MPI_Allgather (weights)");
     MPI_TRY(MPI_Allgather(mine, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather (weights)");
     op_end(t0);
+    g.wait_seconds += eva_now_seconds() - t0;
     double wsum = 0, v = 0;
     for (int r = 0; r < g.world; r++) wsum += all[2 * r];
     if (!(wsum > 0)) return eva_fail(EVA_ERR_INVALID_ARG, "gradient weights sum to %g over %d ranks", wsum, g.world);
@@ -339,9 +343,28 @@ eva_status eva_comm_broadcast_params(const eva_param_ref *params, int n) {
 
 eva_status eva_comm_allreduce_sum(double *values, int n) {
     if (!g.active || g.world == 1 || n <= 0) return EVA_OK;
-    double t0 = op_begin("MPI_Allreduce (metrics)");
-    MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (metrics)");
+    if (!g.deterministic) {
+        double t0 = op_begin("MPI_Allreduce (metrics)");
+        MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (metrics)");
+        op_end(t0);
+        return EVA_OK;
+    }
+    /* deterministic: every rank sums all contributions in rank order (ZeRO-1's gradient norm) */
+    double *all = malloc(sizeof(double) * (size_t)n * (size_t)g.world);
+    if (!all) return eva_fail(EVA_ERR_NOMEM, "out of memory");
+    double t0 = op_begin("MPI_Allgather (sums)");
+    int rc = MPI_Allgather(values, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);
     op_end(t0);
+    if (rc != MPI_SUCCESS) {
+        free(all);
+        return mpi_fail(rc, "MPI_Allgather (sums)");
+    }
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int r = 0; r < g.world; r++) acc += all[(size_t)r * n + i];
+        values[i] = acc;
+    }
+    free(all);
     return EVA_OK;
 }
 

@@ -20,6 +20,7 @@ eva_status eva_comm_check_params(const eva_param_ref *params, int n, int64_t ste
     return EVA_OK;
 }
 double eva_comm_seconds(void) { return 0; }
+double eva_comm_wait_seconds(void) { return 0; }
 static bool g_deterministic;
 void eva_comm_set_deterministic(bool on) { g_deterministic = on; }
 bool eva_comm_deterministic(void) { return g_deterministic; }

@@ -243,8 +243,12 @@ eva_status eva_finetune_run(const eva_finetune_config *cfg_in, eva_train_progres
     int64_t per_epoch = eva_loader_batches_per_epoch(loader);
     int64_t total = c.steps > 0 ? c.steps : per_epoch * c.epochs;
     eva_cosine_schedule sched;
-    if ((st = eva_cosine_schedule_init(&sched, c.lr, c.min_lr, c.epochs, per_epoch, (int)ceil(c.warmup_epochs), 0.0,
-                                       (int64_t)llround(c.warmup_epochs * per_epoch))) != EVA_OK)
+    /* with --steps the warm-up + cosine schedule spans exactly those steps; else the epochs */
+    int64_t warmup_steps = (int64_t)llround(c.warmup_epochs * per_epoch);
+    if (c.steps > 0 && warmup_steps >= total) warmup_steps = total / 10;
+    if ((st = c.steps > 0 ? eva_cosine_schedule_init(&sched, c.lr, c.min_lr, 1, total, 0, 0.0, warmup_steps)
+                          : eva_cosine_schedule_init(&sched, c.lr, c.min_lr, c.epochs, per_epoch, (int)ceil(c.warmup_epochs), 0.0,
+                                                     warmup_steps)) != EVA_OK)
         goto done;
     /* EMA of every parameter, created from the starting weights (timm ModelEma) */
     ema = malloc(sizeof(float) * (size_t)m->total);

@@ -295,8 +295,12 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     int64_t per_epoch = eva_loader_batches_per_epoch(loader);
     int64_t total = c.steps > 0 ? c.steps : per_epoch * c.epochs;
     eva_cosine_schedule sched;
-    if ((st = eva_cosine_schedule_init(&sched, lr, min_lr, c.epochs, per_epoch, (int)ceil(warmup), 0.0,
-                                       (int64_t)llround(warmup * per_epoch))) != EVA_OK)
+    /* with --steps the warm-up + cosine schedule spans exactly those steps; else the epochs */
+    int64_t warmup_steps = (int64_t)llround(warmup * per_epoch);
+    if (c.steps > 0 && warmup_steps >= total) warmup_steps = total / 10;
+    if ((st = c.steps > 0 ? eva_cosine_schedule_init(&sched, lr, min_lr, 1, total, 0, 0.0, warmup_steps)
+                          : eva_cosine_schedule_init(&sched, lr, min_lr, c.epochs, per_epoch, (int)ceil(warmup), 0.0,
+                                                     warmup_steps)) != EVA_OK)
         goto done;
 
     int64_t step = 0;
@@ -426,9 +430,12 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     }
     if (c.world > 1 && step > first_step) {
         double wall = eva_now_seconds() - t_start;
-        snprintf(msg, sizeof msg, "%d ranks (%s%s): communication %.3f s of %.3f s on rank 0 (%.1f%%), %.2f images/s", c.world,
-                 c.deterministic ? "deterministic" : "MPI all-reduce", zero ? ", ZeRO-1" : "", eva_comm_seconds(), wall,
-                 100.0 * eva_comm_seconds() / wall, (double)(step - first_step) * global_batch / wall);
+        snprintf(msg, sizeof msg,
+                 "%d ranks (%s%s): communication %.3f s of %.3f s on rank 0 (%.1f%%; waiting for the slowest rank %.3f s, "
+                 "transfers %.3f s = %.1f%%), %.2f images/s",
+                 c.world, c.deterministic ? "deterministic" : "MPI all-reduce", zero ? ", ZeRO-1" : "", eva_comm_seconds(), wall,
+                 100.0 * eva_comm_seconds() / wall, eva_comm_wait_seconds(), eva_comm_seconds() - eva_comm_wait_seconds(),
+                 100.0 * (eva_comm_seconds() - eva_comm_wait_seconds()) / wall, (double)(step - first_step) * global_batch / wall);
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "comm", .message = msg}, user);
     }
     if (root) {

@@ -371,22 +371,28 @@ static eva_status load_impl(const char *path, int heads, int n_threads, bool cla
         eva_tensor_file_close(f);
         return st;
     }
-    for (int i = 0; i < m->n_params; i++) {
+    param_spec *specs = eva_calloc((size_t)m->n_params, sizeof *specs);
+    if (!specs) st = EVA_ERR_NOMEM;
+    else param_specs(&m->cfg, specs);
+    for (int i = 0; i < m->n_params && specs; i++) {
         const eva_param_ref *p = &m->params[i];
         if (eva_tensor_file_find(f, p->name, &v) != EVA_OK) {
             st = eva_fail(EVA_ERR_FORMAT, "%s: missing parameter '%s'", path, p->name);
             break;
         }
-        int64_t numel = 1;
-        for (int d = 0; d < v.ndim; d++) numel *= v.shape[d];
-        if (numel != p->numel) {
-            st = eva_fail(EVA_ERR_SHAPE, "%s: '%s' has %lld elements, expected %lld", path, p->name, (long long)numel,
-                          (long long)p->numel);
+        bool same = v.ndim == specs[i].ndim;
+        for (int d = 0; same && d < v.ndim; d++) same = v.shape[d] == specs[i].shape[d];
+        if (!same) {
+            char got[96], want[96];
+            eva_shape_str(v.ndim, v.shape, got, sizeof got);
+            eva_shape_str(specs[i].ndim, specs[i].shape, want, sizeof want);
+            st = eva_fail(EVA_ERR_SHAPE, "%s: '%s' has shape %s, expected %s", path, p->name, got, want);
             break;
         }
         st = eva_tensor_convert_f32(&v, p->param);
         if (st != EVA_OK) break;
     }
+    free(specs);
     eva_tensor_file_close(f);
     if (st != EVA_OK) {
         eva_vit_train_free(m);

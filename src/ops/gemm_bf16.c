@@ -1,0 +1,213 @@
+/* gemm_bf16.c — bf16-weight GEMM: the plain C reference and the threaded driver that feeds the
+ * fp32 AVX-512 micro-kernel (gemm_avx512.c) with weight panels widened from bf16.
+ * Shapes: C[M,N] (+)= A[M,K]·W[N,K]^T, W as bf16 bits (gemm_lowp.h).
+ *
+ * Why widen and not vdpbf16ps: the development machine has AVX-512 F/BW/DQ/VL/VNNI but no
+ * avx512_bf16, so the only testable path is "bf16 in memory, fp32 in registers": half the weight
+ * bytes from DRAM (batch-1 inference is weight-bandwidth bound), same FMA math as fp32.
+ *
+ * Driver (mirrors gemm.c so the numbers are bit-identical to eva_gemm on widened weights):
+ *   A is packed once per call into the workspace (all k blocks, shared by every thread, instead
+ *   of once per thread); tasks = row blocks x N chunks; per k block of KC (same KC rule and
+ *   EVA_GEMM_KC override as gemm.c) and per 32-wide weight panel, the thread widens+transposes
+ *   the bf16 rows into its own fp32 panel, then runs the 14 x 32 kernel over its row tiles while
+ *   prefetching the next panel's bf16 rows. */
+#include "ops/gemm_internal.h"
+#include "ops/gemm_lowp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* internal, gemm_bf16_avx512.c: out[k*32 + j] = widen(w[j*ldw + k]), j < nr (else 0) */
+void eva_bf16_pack_tn_avx512(int kc, const uint16_t *w, int ldw, int nr, float *out);
+
+#define BF16_KC_MAX 1024
+#define BF16_KC_DEFAULT 768
+#define BF16_MC_MAX 336
+
+void eva_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = eva_f32_to_bf16(src[i]);
+}
+
+/* ---------------------------------------------------------------- reference */
+
+void eva_gemm_bf16_ref(int M, int N, int K, const float *A, int lda, const uint16_t *W, int ldw, const float *bias,
+                       float *C, int ldc, eva_gemm_epilogue epi) {
+    for (int m = 0; m < M; m++) {
+        const float *a = A + (size_t)m * (size_t)lda;
+        float *c = C + (size_t)m * (size_t)ldc;
+        for (int n = 0; n < N; n++) {
+            const uint16_t *w = W + (size_t)n * (size_t)ldw;
+            double acc = 0.0;
+            for (int k = 0; k < K; k++) acc += (double)a[k] * (double)eva_bf16_to_f32(w[k]);
+            float v = (float)acc;
+            if (bias) v += bias[n];
+            if (epi == EVA_GEMM_ACCUMULATE) v += c[n];
+            else if (epi == EVA_GEMM_GELU) v = eva_gelu_ref(v);
+            c[n] = v;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- fast driver */
+
+static int bf16_kc(void) {
+    /* the same K block rule as gemm.c (EVA_GEMM_KC: 16..1024), read on every call: cheap */
+    const char *s = getenv("EVA_GEMM_KC");
+    int v = s ? atoi(s) : 0;
+    return v >= 16 && v <= BF16_KC_MAX ? v : BF16_KC_DEFAULT;
+}
+
+bool eva_gemm_bf16_fast(void) {
+#if defined(__x86_64__)
+    return strcmp(eva_gemm_kernel_name(), "avx512") == 0;
+#else
+    return false;
+#endif
+}
+
+size_t eva_gemm_bf16_workspace(int M, int K, int threads) {
+    size_t panels = ((size_t)M + GEMM_MR_MAX - 1) / GEMM_MR_MAX;
+    size_t a = (panels * GEMM_MR_MAX * (size_t)(K > 0 ? K : 1) * sizeof(float) + 63) & ~(size_t)63;
+    return a + (size_t)(threads > 0 ? threads : 1) * BF16_KC_MAX * GEMM_NR_MAX * sizeof(float);
+}
+
+#if defined(__x86_64__)
+typedef struct bf16_job {
+    const gemm_isa *isa;
+    int M, N, K;
+    const float *A;
+    int lda;
+    const uint16_t *W;
+    int ldw;
+    const float *bias;
+    float *C;
+    int ldc;
+    eva_gemm_epilogue epi;
+    int kc, kblocks, mc, mpanels, nchunks, npanels;
+    float *ap;      /* packed A: k block b at ap + b*mpanels*MR*kc, panel p at + p*MR*kcb */
+    float *bpanel;  /* per thread: BF16_KC_MAX * NR floats */
+} bf16_job;
+
+static void bf16_pack_a_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const bf16_job *j = ctx;
+    const int MR = j->isa->mr;
+    int kb = task / j->mpanels, p = task % j->mpanels;
+    int k0 = kb * j->kc, kcb = EVA_MIN(j->kc, j->K - k0);
+    int mr = EVA_MIN(MR, j->M - p * MR);
+    float *out = j->ap + (size_t)kb * (size_t)j->mpanels * MR * (size_t)j->kc + (size_t)p * MR * (size_t)kcb;
+    j->isa->pack_a(kcb, j->A + (size_t)p * MR * (size_t)j->lda + k0, j->lda, mr, out);
+}
+
+static void bf16_task(void *ctx, int task, int thread) {
+    const bf16_job *j = ctx;
+    const gemm_isa *isa = j->isa;
+    const int MR = isa->mr, NR = isa->nr;
+    int mb = task / j->nchunks, ch = task % j->nchunks;
+    int m0 = mb * j->mc, m1 = EVA_MIN(j->M, m0 + j->mc);
+    int p0 = (int)((long long)ch * j->npanels / j->nchunks);
+    int p1 = (int)((long long)(ch + 1) * j->npanels / j->nchunks);
+    int n0 = p0 * NR, n1 = EVA_MIN(j->N, p1 * NR);
+    if (m0 >= m1 || n0 >= n1) return;
+    float *bp = j->bpanel + (size_t)thread * BF16_KC_MAX * NR;
+    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
+    _Alignas(64) float tbias[GEMM_NR_MAX];
+    for (int kb = 0; kb < j->kblocks; kb++) {
+        int k0 = kb * j->kc, kc = EVA_MIN(j->kc, j->K - k0);
+        bool first = k0 == 0, last = k0 + kc == j->K;
+        int flags = (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) |
+                    (first && j->bias ? GEMM_F_BIAS : 0) | (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+        const float *ablock = j->ap + (size_t)kb * (size_t)j->mpanels * MR * (size_t)j->kc;
+        for (int n = n0; n < n1; n += NR) {
+            int nr = EVA_MIN(NR, n1 - n);
+            eva_bf16_pack_tn_avx512(kc, j->W + (size_t)n * (size_t)j->ldw + k0, j->ldw, nr, bp);
+            const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
+            if (bias && nr < NR) {
+                memset(tbias, 0, sizeof tbias);
+                memcpy(tbias, bias, (size_t)nr * sizeof(float));
+                bias = tbias;
+            }
+            int next_n = n + NR < n1 ? n + NR : -1;
+            int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
+            gemm_prefetch pf = {.stride = (size_t)j->ldw * sizeof(uint16_t),
+                                .lines_per_row = (int)(((size_t)kc * sizeof(uint16_t) + 63) / 64)};
+            for (int m = m0; m < m1; m += MR, tile_i++) {
+                int mr = EVA_MIN(MR, m1 - m);
+                const float *ap = ablock + (size_t)(m / MR) * MR * (size_t)kc;
+                float *c = j->C + (size_t)m * (size_t)j->ldc + n;
+                const gemm_prefetch *pfp = NULL;
+                if (next_n >= 0) {
+                    int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, n1 - next_n);
+                    pf.row = (const char *)(j->W + (size_t)(next_n + r0) * (size_t)j->ldw + k0);
+                    pf.rows = r1 - r0;
+                    pfp = pf.rows > 0 ? &pf : NULL;
+                }
+                if (nr == NR) {
+                    isa->kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
+                    continue;
+                }
+                /* partial-width tile through a scratch tile: kernels only see full NR */
+                if (flags & GEMM_F_LOAD_C) {
+                    for (int i = 0; i < mr; i++) {
+                        memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
+                        memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+                    }
+                }
+                isa->kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
+                for (int i = 0; i < mr; i++)
+                    memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
+            }
+        }
+    }
+}
+
+static int gcd_int(int a, int b) {
+    while (b) {
+        int t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+#endif
+
+void eva_gemm_bf16(eva_pool *pool, int M, int N, int K, const float *A, int lda, const uint16_t *W, int ldw,
+                   const float *bias, float *C, int ldc, eva_gemm_epilogue epi, void *workspace) {
+    if (M <= 0 || N <= 0) return;
+#if defined(__x86_64__)
+    if (!eva_gemm_bf16_fast() || K <= 0) {
+        eva_gemm_bf16_ref(M, N, K, A, lda, W, ldw, bias, C, ldc, epi);
+        return;
+    }
+    const gemm_isa *isa = &eva_gemm_isa_avx512;
+    const int MR = isa->mr, NR = isa->nr;
+    bf16_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .W = W, .ldw = ldw, .bias = bias,
+                  .C = C, .ldc = ldc, .epi = epi};
+    int g_kc = bf16_kc();
+    j.kblocks = (K + g_kc - 1) / g_kc;
+    j.kc = ((K + j.kblocks - 1) / j.kblocks + 15) / 16 * 16;
+    if (j.kc > g_kc) j.kc = g_kc;
+    j.kblocks = (K + j.kc - 1) / j.kc;
+    j.mpanels = (M + MR - 1) / MR;
+    int mblocks = (M + BF16_MC_MAX - 1) / BF16_MC_MAX;
+    int rows = (M + mblocks - 1) / mblocks;
+    j.mc = (rows + MR - 1) / MR * MR;
+    mblocks = (M + j.mc - 1) / j.mc;
+    j.npanels = (N + NR - 1) / NR;
+    int threads = eva_pool_threads(pool);
+    if ((double)M * N * K < 65536.0) threads = 1;
+    eva_pool *use = threads > 1 ? pool : NULL;
+    j.nchunks = EVA_MIN(threads / gcd_int(mblocks, threads), j.npanels);
+    if (j.nchunks < 1) j.nchunks = 1;
+    j.ap = workspace;
+    j.bpanel = (float *)((char *)workspace +
+                         (((size_t)j.mpanels * MR * (size_t)K * sizeof(float) + 63) & ~(size_t)63));
+    eva_pool_run(use, j.kblocks * j.mpanels, bf16_pack_a_task, &j);
+    eva_pool_run(use, mblocks * j.nchunks, bf16_task, &j);
+#else
+    (void)pool;
+    (void)workspace;
+    eva_gemm_bf16_ref(M, N, K, A, lda, W, ldw, bias, C, ldc, epi);
+#endif
+}
