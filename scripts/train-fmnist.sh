@@ -21,8 +21,8 @@ log() { echo "[$(( $(date +%s) - start )) s] $*"; }
 
 log "1/4 teacher = from-scratch baseline: supervised tiny ViT, $STEPS steps"
 "$EVA" finetune --data fashion-mnist:train --val fashion-mnist:test --out "$OUT/scratch" "${ARCH[@]}" \
-  --batch 128 --steps "$STEPS" --epochs 2 --lr 2e-3 --min-lr 1e-5 --warmup-epochs 0.2 --layer-decay 1.0 \
-  --drop-path 0.05 --smoothing 0.1 --ema 0.998 --stop-grad-conv1 0 -t "$T" --seed 1
+  --batch 128 --steps "$STEPS" --epochs 2 --lr 2e-3 --min-lr 1e-5 --warmup-epochs 0.1 --layer-decay 1.0 \
+  --drop-path 0.05 --smoothing 0.1 --ema 0.998 --scale-min 0.5 --stop-grad-conv1 0 -t "$T" --seed 1
 
 log "2/4 MIM pre-training: student regresses the teacher's patch features, $STEPS steps"
 "$EVA" pretrain --data fashion-mnist:train --teacher "$OUT/scratch/model.safetensors" --out "$OUT/mim" "${ARCH[@]}" \
@@ -32,7 +32,7 @@ log "2/4 MIM pre-training: student regresses the teacher's patch features, $STEP
 log "3/4 fine-tuning the pre-trained student, $STEPS steps"
 "$EVA" finetune --data fashion-mnist:train --val fashion-mnist:test --init "$OUT/mim/model.safetensors" \
   --out "$OUT/finetune" --size 28 --batch 128 --steps "$STEPS" --epochs 2 --lr 2e-3 --min-lr 1e-5 \
-  --warmup-epochs 0.2 --layer-decay 0.75 --drop-path 0.05 --smoothing 0.1 --ema 0.998 -t "$T" --seed 3
+  --warmup-epochs 0.2 --layer-decay 0.75 --drop-path 0.05 --smoothing 0.1 --ema 0.998 --scale-min 0.5 -t "$T" --seed 3
 
 log "4/4 evaluation and the bundled model"
 for run in scratch finetune; do

@@ -77,18 +77,27 @@ close one det "deterministic 2 ranks vs 1 rank"
 run2 --batch 4 --steps 20 --zero1 --out "$T/zero"
 same two zero "ZeRO-1 vs plain data parallel"
 grep -q "ZeRO-1: AdamW state .* per rank" "$T/log" && ok || bad "no ZeRO-1 memory report"
-run2 --batch 4 --steps 10 --zero1 --out "$T/zero_r"
+# interrupted runs: rank R of N dies at its 11th reduction, after the checkpoint of step 10 (the
+# schedule spans --steps 20, so the interruption must not change --steps)
+killed_at_11() {   # rank world out [flags]
+  local r=$1 n=$2 out=$3
+  shift 3
+  EVA_FAULT_COMM=kill:$r:11 "${MPI[@]}" -np "$n" "$EVA" pretrain "${ARGS[@]}" --steps 20 --ckpt-every 10 --out "$T/$out" "$@" \
+    >/dev/null 2>&1 && bad "$out: the fault hook did not stop the run"
+  [ -f "$T/$out/ckpt-00000010.safetensors" ] && [ ! -f "$T/$out/model.safetensors" ] && ok || bad "$out: no checkpoint at step 10"
+}
+killed_at_11 1 2 zero_r --batch 4 --zero1
 run2 --resume "$T/zero_r" --steps 20 -t 1 --zero1
 same zero zero_r "ZeRO-1 resumed on 2 ranks vs uninterrupted"
-run2 --batch 4 --steps 10 --zero1 --out "$T/zero_r1"
+killed_at_11 0 2 zero_r1 --batch 4 --zero1
 run1 --resume "$T/zero_r1" --steps 20 -t 1
 close one zero_r1 "ZeRO-1 checkpoint resumed on 1 rank"
 
 # -- checkpoints move between rank counts (global batch 8 kept)
-run2 --batch 4 --steps 10 --out "$T/r21"
+killed_at_11 1 2 r21 --batch 4
 run1 --resume "$T/r21" --steps 20 -t 1
 close one r21 "2 ranks -> resumed on 1"
-run1 --batch 8 --steps 10 --out "$T/r12"
+killed_at_11 0 1 r12 --batch 8
 run2 --resume "$T/r12" --steps 20 -t 1
 close one r12 "1 rank -> resumed on 2"
 "${MPI[@]}" -np 3 "$EVA" pretrain --resume "$T/r12" --steps 20 -t 1 >/dev/null 2>"$T/err"

@@ -75,7 +75,8 @@ static void test_gemm_shape(eva_pool *pool, int M, int N, int K) {
     q8_buf qb;
     q8_build(&qb, W, N, K);
     size_t ws_bytes = eva_gemm_bf16_workspace(M, K, eva_pool_threads(pool));
-    if (eva_gemm_q8_workspace(M, K) > ws_bytes) ws_bytes = eva_gemm_q8_workspace(M, K);
+    if (eva_gemm_q8_workspace(M, K, eva_pool_threads(pool)) > ws_bytes)
+        ws_bytes = eva_gemm_q8_workspace(M, K, eva_pool_threads(pool));
     void *ws = eva_aligned_alloc(ws_bytes);
     /* per-element scale of the products: Σ|a||w| (row m, col n) */
     double *sabs = malloc(sizeof(double) * mn);
@@ -329,6 +330,21 @@ static void test_models(void) {
         CHECK(eva_model_load(bad, &p, &m) == EVA_ERR_MISSING && m == NULL, "missing .scale accepted");
         CHECK(strstr(eva_last_error(), ".scale") != NULL, "message: %s", eva_last_error());
     }
+    /* without the AVX-512 kernels a q8 file is dequantised to fp32 at load (fast fp32 kernels),
+       unless --dtype q8 asks for the int8 reference path */
+    if (eva_gemm_kernel_available(EVA_GEMM_KERNEL_AVX2) && eva_gemm_q8_fast()) {
+        eva_gemm_force_kernel(EVA_GEMM_KERNEL_AVX2);
+        run_out deq, ref8;
+        run_model(q8path, EVA_F32, input, &deq, &dt);
+        CHECK(dt == EVA_F32, "q8 file without VNNI kernels loaded as %d", dt);
+        double cp = cosine(deq.pre, f32.pre, 2 * 192);
+        printf("tiny q8 file dequantised to f32 (avx2) vs f32: pre-logits cos %.7f\n", cp);
+        CHECK(cp >= 0.9999, "dequantised q8 file: cos %.7f", cp);
+        run_model(q8path, EVA_Q8, input, &ref8, &dt);
+        CHECK(dt == EVA_Q8, "explicit q8 on avx2 loaded as %d", dt);
+        CHECK(cosine(ref8.pre, q8.pre, 2 * 192) >= 0.9999, "q8 reference path on avx2 differs from VNNI path");
+        eva_gemm_force_kernel(EVA_GEMM_KERNEL_AVX512);
+    }
     free(input);
 }
 
@@ -363,7 +379,7 @@ static int bench(int threads) {
         q8_buf qb;
         q8_build(&qb, W, N, K);
         size_t wsb = eva_gemm_bf16_workspace(M, K, threads);
-        if (eva_gemm_q8_workspace(M, K) > wsb) wsb = eva_gemm_q8_workspace(M, K);
+        if (eva_gemm_q8_workspace(M, K, threads) > wsb) wsb = eva_gemm_q8_workspace(M, K, threads);
         void *ws = eva_aligned_alloc(wsb);
         for (int d = 0; d < 3; d++) {
             double wall[16], cpu[16];

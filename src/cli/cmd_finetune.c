@@ -20,6 +20,7 @@ const char help_finetune[] =
     "options: --size 224 --batch 32 --epochs 10 --steps N --lr 1e-3 --min-lr 1e-6 --warmup-epochs 1\n"
     "         --wd 0.05 --layer-decay 0.75 --drop-path 0.1 --smoothing 0.1 --mixup A --cutmix A\n"
     "         --ema 0.9999 --clip-grad 0 (off) --stop-grad-conv1 0|1 --val-limit N --seed 0\n"
+    "         --scale-min 0.08 (RandomResizedCrop area lower bound; small images want more)\n"
     "         -t THREADS --loader-threads 1 --ckpt-every N --keep 3\n"
     "         from scratch: --width 192 --depth 12 --heads 3 --mlp 768 --patch 16\n"
     "output: RUN/metrics.jsonl (with val_top1 / val_top1_ema after each epoch when --val is given),\n"
@@ -69,7 +70,7 @@ int cmd_finetune(int argc, char **argv) {
         DBL_FLAG("--lr", lr) DBL_FLAG("--min-lr", min_lr) DBL_FLAG("--warmup-epochs", warmup_epochs)
         DBL_FLAG("--wd", weight_decay) DBL_FLAG("--layer-decay", layer_decay) DBL_FLAG("--drop-path", drop_path)
         DBL_FLAG("--smoothing", smoothing) DBL_FLAG("--mixup", mixup) DBL_FLAG("--cutmix", cutmix)
-        DBL_FLAG("--ema", ema_decay) DBL_FLAG("--clip-grad", clip_grad)
+        DBL_FLAG("--ema", ema_decay) DBL_FLAG("--clip-grad", clip_grad) DBL_FLAG("--scale-min", scale_min)
         else if (!strcmp(a, "--steps")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.steps = (int64_t)dv; }
         else if (!strcmp(a, "--val-limit")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.val_limit = (int64_t)dv; }
         else if (!strcmp(a, "--seed")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.seed = (uint64_t)dv; }
@@ -86,7 +87,7 @@ int cmd_finetune(int argc, char **argv) {
         if (!c.out_dir) return cli_usage(cmd, "--out RUN/ is required");
     }
     if (c.batch < 1 || c.epochs < 1 || c.size < 1 || c.keep < 1 || c.steps < 0 || !(c.lr >= 0) || !(c.layer_decay > 0) ||
-        !(c.smoothing >= 0 && c.smoothing < 1) || !(c.ema_decay >= 0 && c.ema_decay <= 1) || c.mixup < 0 || c.cutmix < 0)
+        !(c.scale_min > 0 && c.scale_min <= 1) || !(c.smoothing >= 0 && c.smoothing < 1) || !(c.ema_decay >= 0 && c.ema_decay <= 1) || c.mixup < 0 || c.cutmix < 0)
         return cli_usage(cmd, "a size, count or hyper-parameter is out of range");
     c.world = eva_comm_world();
     c.rank = eva_comm_rank();

@@ -65,7 +65,7 @@ static eva_status ensure_arena(eva_ctx *c, int B, int S) {
     /* low-precision GEMM workspace for the largest K of the block matrices (bytes) */
     int kmax = EVA_MAX(cfg->width, cfg->mlp);
     size_t ws_bytes = c->model->wdtype == EVA_BF16 ? eva_gemm_bf16_workspace((int)BN, kmax, eva_pool_threads(c->pool))
-                      : c->model->wdtype == EVA_Q8 ? eva_gemm_q8_workspace((int)BN, kmax)
+                      : c->model->wdtype == EVA_Q8 ? eva_gemm_q8_workspace((int)BN, kmax, eva_pool_threads(c->pool))
                                                    : 0;
     size_t total = ws_bytes ? eva_arena_round(ws_bytes) : 0;
     for (int i = 0; i < 7; i++) total += eva_arena_round(sizes[i] * sizeof(float));

@@ -498,8 +498,10 @@ static eva_status check_unexpected(eva_model *m, const eva_model_params *p) {
 }
 
 /* Compute dtype of the block matrices: --dtype (params) first, else the file's "eva.dtype"
- * metadata (written by `eva convert --dtype q8|bf16`), else fp32. A bf16 file asks for bf16
- * compute only where the AVX-512 bf16 path exists (elsewhere fp32 is faster and identical). */
+ * metadata (written by `eva convert --dtype q8|bf16`), else fp32. A file's own dtype is used
+ * only where its fast kernel runs (AVX-512 / VNNI): elsewhere a bf16 file computes in fp32 (same
+ * numbers) and a q8 file is dequantised to fp32 at load (the int8 reference kernel would be
+ * ~100x slower); an explicit --dtype is always honoured. */
 static eva_status choose_wdtype(eva_model *m, const eva_model_params *p) {
     eva_dtype want = p->weight_dtype;
     if (want != EVA_F32 && want != EVA_BF16 && want != EVA_Q8)
@@ -507,7 +509,7 @@ static eva_status choose_wdtype(eva_model *m, const eva_model_params *p) {
                         eva_dtype_name(want));
     if (want == EVA_F32) {
         const char *meta = eva_tensor_map_get_meta(&m->map, "eva.dtype");
-        if (meta && strcmp(meta, "q8") == 0) want = EVA_Q8;
+        if (meta && strcmp(meta, "q8") == 0 && eva_gemm_q8_fast()) want = EVA_Q8;
         else if (meta && strcmp(meta, "bf16") == 0 && eva_gemm_bf16_fast()) want = EVA_BF16;
     }
     m->wdtype = want;

@@ -24,7 +24,8 @@
  *   Packed weight layout (for the 12 x 32 VNNI tile): panel p of 32 output rows, k-quad q:
  *     packed[((p·Kq + q)·32 + j)·4 + r] = wq[32p + j, 4q + r]   (zero beyond N and K), Kq = ceil(K/4)
  *
- * Workspace: the q8 GEMM quantises A into caller memory of eva_gemm_q8_workspace(M, K) bytes;
+ * Workspace: the q8 GEMM quantises A into caller memory of eva_gemm_q8_workspace(M, K, threads)
+ * bytes (plus per-thread int32 partial sums of K blocks of 1024);
  * the bf16 GEMM packs A once per call (shared by the threads) and keeps one weight panel per
  * thread in eva_gemm_bf16_workspace(M, K, threads) bytes (threads = eva_pool_threads(pool)).
  * Both must be 64-byte aligned. No allocation happens inside these calls. */
@@ -71,7 +72,7 @@ static inline int8_t eva_q8_at(const eva_q8_weight *w, int n, int k) {
     return w->packed[(((size_t)(n / 32) * kq + (size_t)(k / 4)) * 32 + (size_t)(n % 32)) * 4 + (size_t)(k % 4)];
 }
 
-size_t eva_gemm_q8_workspace(int M, int K);
+size_t eva_gemm_q8_workspace(int M, int K, int threads);
 /* Quantise activation rows into the workspace layout (shared by reference and fast paths). */
 void eva_q8_quantize_act_ref(int M, int K, const float *A, int lda, void *workspace);
 void eva_gemm_q8_ref(int M, int N, int K, const float *A, int lda, const eva_q8_weight *W, const float *bias,
@@ -84,6 +85,8 @@ bool eva_gemm_q8_fast(void);
 bool eva_gemm_bf16_fast(void);
 
 /* ---------------------------------------------------------------- internal (ISA files) */
+/* q8 tile flags beside GEMM_F_*: int32 partial sums of a K block in / out (no epilogue on out) */
+enum { Q8_F_PART_LOAD = 64, Q8_F_PART_STORE = 128 };
 typedef struct q8_ws_layout {
     size_t kq;          /* k quads */
     size_t panels;      /* ceil(M / EVA_Q8_MR) */

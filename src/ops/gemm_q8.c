@@ -16,10 +16,14 @@
 
 /* internal, gemm_q8_avx512.c */
 void eva_q8_tile_avx512(int kq, const uint8_t *ap, const int8_t *bp, float *c, int ldc, int mr, int nr, int flags,
-                        const float *ascale, const float *wscale, const int32_t *rowsum, const float *bias);
+                        const float *ascale, const float *wscale, const int32_t *rowsum, const float *bias,
+                        int32_t *part);
 void eva_q8_quantize_rows_avx512(int m0, int m1, int K, const float *A, int lda, const q8_ws_layout *L);
 
 #define Q8_A_BLOCK_BYTES (768 * 1024)
+/* K block (in k-quads) when K is long: the 32 x 4·KQ-byte weight sub-panel (32 KB) and the A
+ * sub-panel stay in L1 across the row tiles; int32 partial sums wait in a per-task buffer. */
+#define Q8_KQ_BLOCK 256
 
 /* ---------------------------------------------------------------- weights */
 
@@ -52,10 +56,15 @@ void eva_q8_pack_row(int n, int K, const int8_t *q, float ws, int8_t *packed, fl
 
 /* ---------------------------------------------------------------- activations */
 
-size_t eva_gemm_q8_workspace(int M, int K) {
-    size_t panels = ((size_t)M + EVA_Q8_MR - 1) / EVA_Q8_MR, kq = ((size_t)K + 3) / 4;
+/* Bytes after the quantised A and its scales: per thread one row block x 32 int32 partial sums. */
+static size_t q8_part_offset(size_t panels, size_t kq) {
     size_t a = (panels * kq * EVA_Q8_MR * 4 + 63) & ~(size_t)63;
-    return a + panels * EVA_Q8_MR * sizeof(float) + 64;
+    return a + ((panels * EVA_Q8_MR * sizeof(float) + 63) & ~(size_t)63);
+}
+
+size_t eva_gemm_q8_workspace(int M, int K, int threads) {
+    size_t panels = ((size_t)M + EVA_Q8_MR - 1) / EVA_Q8_MR, kq = ((size_t)K + 3) / 4;
+    return q8_part_offset(panels, kq) + (size_t)(threads > 0 ? threads : 1) * panels * EVA_Q8_MR * EVA_Q8_NR * 4 + 64;
 }
 
 q8_ws_layout eva_q8_ws_layout(int M, int K, void *workspace) {
@@ -135,6 +144,8 @@ typedef struct q8_job {
     int ldc;
     eva_gemm_epilogue epi;
     q8_ws_layout L;
+    int32_t *part;        /* per thread: the row block's int32 partial sums of one panel */
+    size_t part_stride;   /* int32 per thread */
     int mc, nchunks, npanels;
 } q8_job;
 
@@ -147,7 +158,6 @@ static void q8_quant_task(void *ctx, int task, int thread) {
 }
 
 static void q8_task(void *ctx, int task, int thread) {
-    (void)thread;
     const q8_job *j = ctx;
     int mb = task / j->nchunks, ch = task % j->nchunks;
     int m0 = mb * j->mc, m1 = EVA_MIN(j->M, m0 + j->mc);
@@ -156,14 +166,21 @@ static void q8_task(void *ctx, int task, int thread) {
     int kq = (int)j->L.kq;
     int flags = (j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (j->bias ? GEMM_F_BIAS : 0) |
                 (j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+    int32_t *part = j->part + (size_t)thread * j->part_stride;
+    int kqb = kq > Q8_KQ_BLOCK ? Q8_KQ_BLOCK : kq;
     for (int p = p0; p < p1; p++) {
         int n = p * EVA_Q8_NR, nr = EVA_MIN(EVA_Q8_NR, j->N - n);
         const int8_t *bp = j->W->packed + (size_t)p * (size_t)kq * EVA_Q8_NR * 4;
-        for (int m = m0; m < m1; m += EVA_Q8_MR) {
-            int mr = EVA_MIN(EVA_Q8_MR, m1 - m);
-            const uint8_t *ap = j->L.aq + (size_t)(m / EVA_Q8_MR) * (size_t)kq * EVA_Q8_MR * 4;
-            eva_q8_tile_avx512(kq, ap, bp, j->C + (size_t)m * (size_t)j->ldc + n, j->ldc, mr, nr, flags,
-                               j->L.ascale + m, j->W->scale + n, j->W->rowsum + n, j->bias ? j->bias + n : NULL);
+        for (int q0 = 0; q0 < kq; q0 += kqb) {
+            int qn = EVA_MIN(kqb, kq - q0);
+            int f = (q0 + qn < kq ? Q8_F_PART_STORE : flags) | (q0 > 0 ? Q8_F_PART_LOAD : 0);
+            for (int m = m0; m < m1; m += EVA_Q8_MR) {
+                int mr = EVA_MIN(EVA_Q8_MR, m1 - m);
+                const uint8_t *ap = j->L.aq + ((size_t)(m / EVA_Q8_MR) * (size_t)kq + (size_t)q0) * EVA_Q8_MR * 4;
+                eva_q8_tile_avx512(qn, ap, bp + (size_t)q0 * EVA_Q8_NR * 4, j->C + (size_t)m * (size_t)j->ldc + n,
+                                   j->ldc, mr, nr, f, j->L.ascale + m, j->W->scale + n, j->W->rowsum + n,
+                                   j->bias ? j->bias + n : NULL, part + (size_t)(m - m0) * EVA_Q8_NR);
+            }
         }
     }
 }
@@ -189,6 +206,8 @@ void eva_gemm_q8(eva_pool *pool, int M, int N, int K, const float *A, int lda, c
     }
     q8_job j = {.M = M, .N = N, .K = K, .A = A, .lda = lda, .W = W, .bias = bias, .C = C, .ldc = ldc, .epi = epi};
     j.L = eva_q8_ws_layout(M, K, workspace);
+    j.part = (int32_t *)((uint8_t *)workspace + q8_part_offset(j.L.panels, j.L.kq));
+    j.part_stride = j.L.panels * EVA_Q8_MR * EVA_Q8_NR;
     int threads = eva_pool_threads(pool);
     if ((double)M * N * K < 65536.0) threads = 1;
     eva_pool *use = threads > 1 ? pool : NULL;

@@ -40,12 +40,12 @@ static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i
 static inline __attribute__((always_inline)) void q8_tile(const int mr, int kq, const uint8_t *ap, const int8_t *bp,
                                                          float *c, int ldc, int nr, int flags, const float *ascale,
                                                          const float *wscale, const int32_t *rowsum,
-                                                         const float *bias) {
+                                                         const float *bias, int32_t *part) {
     __m512i c0[MR], c1[MR];
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
-        c0[i] = _mm512_setzero_si512();
-        c1[i] = _mm512_setzero_si512();
+        c0[i] = (flags & Q8_F_PART_LOAD) ? _mm512_loadu_si512((const void *)(part + i * NR)) : _mm512_setzero_si512();
+        c1[i] = (flags & Q8_F_PART_LOAD) ? _mm512_loadu_si512((const void *)(part + i * NR + 16)) : _mm512_setzero_si512();
     }
     for (int q = 0; q < kq; q++) {
         __m512i b0 = _mm512_loadu_si512((const void *)bp);
@@ -61,6 +61,14 @@ static inline __attribute__((always_inline)) void q8_tile(const int mr, int kq, 
         }
         ap += MR * 4;
         bp += NR * 4;
+    }
+    if (flags & Q8_F_PART_STORE) {   /* more k blocks to come: keep the exact int32 sums */
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            _mm512_storeu_si512((void *)(part + i * NR), c0[i]);
+            _mm512_storeu_si512((void *)(part + i * NR + 16), c1[i]);
+        }
+        return;
     }
     __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
     __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
@@ -83,14 +91,15 @@ static inline __attribute__((always_inline)) void q8_tile(const int mr, int kq, 
 }
 
 #define Q8_CASE(R) \
-    case R: q8_tile(R, kq, ap, bp, c, ldc, nr, flags, ascale, wscale, rowsum, bias); break;
+    case R: q8_tile(R, kq, ap, bp, c, ldc, nr, flags, ascale, wscale, rowsum, bias, part); break;
 
 void eva_q8_tile_avx512(int kq, const uint8_t *ap, const int8_t *bp, float *c, int ldc, int mr, int nr, int flags,
-                        const float *ascale, const float *wscale, const int32_t *rowsum, const float *bias) {
+                        const float *ascale, const float *wscale, const int32_t *rowsum, const float *bias,
+                        int32_t *part) {
     switch (mr) {
         Q8_CASE(1) Q8_CASE(2) Q8_CASE(3) Q8_CASE(4) Q8_CASE(5) Q8_CASE(6) Q8_CASE(7)
         Q8_CASE(8) Q8_CASE(9) Q8_CASE(10) Q8_CASE(11)
-    default: q8_tile(MR, kq, ap, bp, c, ldc, nr, flags, ascale, wscale, rowsum, bias); break;
+    default: q8_tile(MR, kq, ap, bp, c, ldc, nr, flags, ascale, wscale, rowsum, bias, part); break;
     }
 }
 

@@ -39,6 +39,7 @@ eva_finetune_config eva_finetune_defaults(void) {
     c.mixup = 0;
     c.cutmix = 0;
     c.ema_decay = 0.9999;
+    c.scale_min = 0.08;
     c.stop_grad_conv1 = -1;   /* official default (on) when fine-tuning a pre-trained model, off from scratch */
     c.loader_threads = 1;
     c.keep = 3;
@@ -121,6 +122,7 @@ static void config_meta(eva_ckpt_meta *m, const eva_finetune_config *c, int clas
     eva_meta_set(m, "cfg.mixup", "%.17g", c->mixup);
     eva_meta_set(m, "cfg.cutmix", "%.17g", c->cutmix);
     eva_meta_set(m, "cfg.ema", "%.17g", c->ema_decay);
+    eva_meta_set(m, "cfg.scale_min", "%.17g", c->scale_min);
     eva_meta_set(m, "cfg.stop_grad_conv1", "%d", c->stop_grad_conv1);
     eva_meta_set(m, "cfg.seed", "%llu", (unsigned long long)c->seed);
 }
@@ -133,6 +135,7 @@ static void config_from_meta(eva_finetune_config *c, const eva_ckpt_meta *m) {
     GD(lr, "cfg.lr"); GD(min_lr, "cfg.min_lr"); GD(warmup_epochs, "cfg.warmup_epochs"); GD(weight_decay, "cfg.weight_decay");
     GD(layer_decay, "cfg.layer_decay"); GD(drop_path, "cfg.drop_path"); GD(smoothing, "cfg.smoothing");
     GD(mixup, "cfg.mixup"); GD(cutmix, "cfg.cutmix"); GD(ema_decay, "cfg.ema");
+    GD(scale_min, "cfg.scale_min");
 #undef GI
 #undef GD
     c->steps = eva_meta_get_i64(m, "cfg.steps", c->steps);
@@ -239,6 +242,7 @@ eva_status eva_finetune_run(const eva_finetune_config *cfg_in, eva_train_progres
     if ((st = eva_adamw_create(m->params, m->n_params, &ac, &opt)) != EVA_OK) goto done;
     eva_loader_params lp = {.batch = c.batch, .threads = c.loader_threads, .prefetch = 2, .seed = c.seed, .shuffle = true,
                             .drop_last = true, .rank = c.rank, .world = c.world, .aug = eva_aug_defaults(EVA_AUG_FINETUNE, c.size)};
+    lp.aug.scale_min = (float)c.scale_min;
     if ((st = eva_loader_create(ds, &lp, &loader)) != EVA_OK) goto done;
     int64_t per_epoch = eva_loader_batches_per_epoch(loader);
     int64_t total = c.steps > 0 ? c.steps : per_epoch * c.epochs;

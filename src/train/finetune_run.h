@@ -12,6 +12,7 @@ typedef struct eva_finetune_config {
     int64_t steps;
     double lr, min_lr, warmup_epochs, weight_decay, layer_decay, drop_path, clip_grad;
     double smoothing, mixup, cutmix, ema_decay;
+    double scale_min;          /* RandomResizedCrop area range lower bound (official 0.08) */
     int stop_grad_conv1;       /* -1: on with --init (official), off from scratch */
     int64_t val_limit;         /* evaluate on the first N validation samples (0: all) */
     uint64_t seed;
