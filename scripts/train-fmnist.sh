@@ -6,7 +6,7 @@
 #      budget as step 3 it is also row (a) of the table, "from scratch".
 #   2. MIM pre-training of a tiny EVA student regressing the teacher's patch features.
 #   3. fine-tuning of the pre-trained student (row b), evaluation of live and EMA weights.
-#   4. the fine-tuned EMA weights in F16 with the class names: the bundled model.
+#   4. the fine-tuned weights in F16 with the class names: the bundled model.
 # usage: scripts/train-fmnist.sh [OUT_DIR] (needs: apt-get install dataset-fashion-mnist)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +39,8 @@ for run in scratch finetune; do
   "$EVA" eval --model "$OUT/$run/model.safetensors" --data fashion-mnist:test --json >"$OUT/$run.eval.json"
   "$EVA" eval --model "$OUT/$run/model.safetensors" --data fashion-mnist:test --ema --json >"$OUT/$run.eval_ema.json"
 done
-"$EVA" convert "$OUT/finetune/model.safetensors" "$OUT/eva-tiny-fmnist.safetensors" --ckpt-key model_ema --dtype f16
+# live weights: with a run this short the EMA (decay 0.998) still lags behind (see the table)
+"$EVA" convert "$OUT/finetune/model.safetensors" "$OUT/eva-tiny-fmnist.safetensors" --dtype f16
 "$EVA" eval --model "$OUT/eva-tiny-fmnist.safetensors" --data fashion-mnist:test --confusion-png "$OUT/confusion.png" \
   | tee "$OUT/bundled.eval.txt"
 "$EVA" plot "$OUT/mim/metrics.jsonl" -o "$OUT/mim_loss.png" --title "MIM pre-training (Fashion-MNIST)"
