@@ -100,7 +100,10 @@ expect_fail "missing list" "$EVA" embed --model "$W" @"$T/nolist.txt" -o "$T/x.n
 expect_fail "no images" "$EVA" classify --model "$W"
 expect_fail "bad -k" "$EVA" classify --model "$W" "$T/imgs/a" -k 0
 expect_fail "bad --mean" "$EVA" classify --model "$W" "$T/imgs/a" --mean 1,2
-expect_fail "no model" "$EVA" classify "$T/imgs/a"
+EVA_DEFAULT_MODEL="$T/missing.safetensors" expect_fail "no model and no bundled model" "$EVA" classify "$T/imgs/a"
+# without --model the bundled Fashion-MNIST EVA is used, and the user is told so
+"$EVA" classify ../data/images/fmnist/1_trouser_test2.png -k 1 >"$T/out" 2>"$T/err" && grep -q "bundled model" "$T/err" \
+  && grep -q "Trouser" "$T/out" && ok || bad "bundled model: $(cat "$T/err")"
 
 echo "cli_embed: $pass passed, $fail failed"
 [ $fail -eq 0 ]
