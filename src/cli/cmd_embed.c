@@ -162,9 +162,20 @@ int cmd_embed(int argc, char **argv) {
             done_paths.n = (int)rows;
             fprintf(stderr, "eva embed: resuming after %lld rows (%d images left)\n", (long long)rows, paths.n - start_at);
         }
-        /* rewrite the companion with exactly the rows kept, then append */
-        pf = fopen(paths_partial, "w");
-        for (int i = 0; pf && i < done_paths.n; i++) fprintf(pf, "%s\n", done_paths.v[i]);
+        /* the companion must list exactly the rows kept: rewrite it through a temporary file
+         * (a kill during the rewrite must not lose the list), then append */
+        char tmp_list[4300];
+        snprintf(tmp_list, sizeof tmp_list, "%s.tmp", paths_partial);
+        FILE *tf = fopen(tmp_list, "w");
+        bool wrote = tf != NULL;
+        for (int i = 0; tf && i < done_paths.n; i++) wrote = fprintf(tf, "%s\n", done_paths.v[i]) > 0 && wrote;
+        if (tf) wrote = fflush(tf) == 0 && fsync(fileno(tf)) == 0 && fclose(tf) == 0 && wrote;
+        if (!wrote || rename(tmp_list, paths_partial) != 0) {
+            remove(tmp_list);
+            rc = cli_error(cmd, "%s: cannot write: %s", paths_partial, strerror(errno));
+            goto done;
+        }
+        pf = fopen(paths_partial, "a");
     } else {
         pf = fopen(paths_partial, "w");
         if (fmt == FMT_JSONL) {
