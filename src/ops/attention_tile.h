@@ -6,6 +6,7 @@
 #ifndef EVA_ATTENTION_TILE_H
 #define EVA_ATTENTION_TILE_H
 
+#include "ops/expf_poly.h"
 #include "ops/ops.h"
 
 #include <math.h>
@@ -19,26 +20,6 @@ typedef struct {
     int B, N, D, H, hd, q_blocks;
     float scale;
 } attn_job;
-
-/* exp(x) for x <= 0 (softmax arguments after the max is subtracted): 2^n * p(r), r in
- * [-ln2/2, ln2/2], degree-6 polynomial; relative error < 3e-7 (checked against exp in
- * tests/test_ops.c). Inputs below -87 give 0. */
-static inline float eva_expf_poly(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693145751953125f - n * 1.428606765330187045e-06f;
-    float p = 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = (int32_t)((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return p * scale;
-}
 
 static inline void attention_tile(const attn_job *j, int task) {
     int qb = task % j->q_blocks, bh = task / j->q_blocks;

@@ -8,6 +8,7 @@
 #define EVA_ATTENTION_TRAIN_TILE_H
 
 #include "ops/backward.h"
+#include "ops/expf_poly.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,25 +25,8 @@ typedef struct {
     float scale;
 } attn_job;
 
-/* exp(x) for x <= ~0 (every softmax argument here: s - running max, s - lse): 2^n p(r) with
- * r in [-ln2/2, ln2/2] and a degree-6 Taylor polynomial, relative error < 3e-7; x < -87 -> ~0.
- * Branch-free so the loops vectorise (libm expf does not). */
-static inline float train_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693145751953125f - n * 1.428606765330187045e-06f;
-    float p = 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = (int32_t)((int32_t)n + 127) << 23;
-    float sc;
-    memcpy(&sc, &bits, 4);
-    return p * sc;
-}
+/* exp of softmax arguments (s - running max, s - lse): the shared polynomial */
+#define train_expf eva_expf_poly
 
 /* ---------------------------------------------------------------- streaming forward
  * Tiles of QB query rows x KB keys with an online softmax (as eva_attention), plus
