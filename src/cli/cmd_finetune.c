@@ -1,5 +1,6 @@
 /* cmd_finetune.c — `eva finetune`: a classifier from a pre-trained EVA (or from scratch). */
 #include "cli.h"
+#include "cli_train.h"
 #include "train/comm.h"
 #include "train/finetune_run.h"
 
@@ -30,22 +31,6 @@ const char help_finetune[] =
 static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
 
-static void on_progress(const eva_train_progress *p, void *user) {
-    bool tty = *(bool *)user;
-    if (p->event) {
-        fprintf(stderr, "%seva finetune: %s\n", tty ? "\r\033[K" : "", p->message);
-        return;
-    }
-    if (tty) {
-        int eta = (int)p->eta_s;
-        fprintf(stderr, "\r\033[Kstep %lld/%lld  epoch %lld  loss %.4f  lr %.2e  %.1f img/s  ETA %d:%02d:%02d", (long long)p->step,
-                (long long)p->total_steps, (long long)p->epoch, p->loss, p->lr, p->images_per_s, eta / 3600, eta / 60 % 60,
-                eta % 60);
-    } else if (p->step % 100 == 0 || p->step == p->total_steps) {
-        fprintf(stderr, "step %lld/%lld loss %.4f lr %.2e %.1f img/s\n", (long long)p->step, (long long)p->total_steps, p->loss,
-                p->lr, p->images_per_s);
-    }
-}
 
 int cmd_finetune(int argc, char **argv) {
     const char *cmd = "finetune", *resume = NULL;
@@ -94,9 +79,8 @@ int cmd_finetune(int argc, char **argv) {
     c.stop = &g_stop;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    bool tty = cli_stderr_is_tty();
-    eva_status st = eva_finetune_run(&c, on_progress, &tty);
-    if (tty) fputc('\n', stderr);
+    cli_train_display disp = {"finetune", cli_stderr_is_tty(), 0};
+    eva_status st = eva_finetune_run(&c, cli_train_progress, &disp);
     if (st == EVA_ERR_CANCELLED) {
         fprintf(stderr, "eva finetune: %s\n", eva_last_error());
         return 130;

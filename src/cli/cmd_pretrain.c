@@ -2,6 +2,7 @@
  * teacher. The loop lives in src/train/pretrain.c; this file parses flags, shows progress and
  * turns SIGINT into "checkpoint and stop". */
 #include "cli.h"
+#include "cli_train.h"
 #include "train/comm.h"
 #include "train/pretrain.h"
 
@@ -46,26 +47,6 @@ const char help_pretrain[] =
 static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
 
-typedef struct { bool tty; int64_t last_print; } progress_state;
-
-static void on_progress(const eva_train_progress *p, void *user) {
-    progress_state *ps = user;
-    if (p->event) {
-        fprintf(stderr, "%seva pretrain: %s\n", ps->tty ? "\r\033[K" : "", p->message);
-        return;
-    }
-    if (ps->tty) {
-        int eta = (int)p->eta_s;
-        fprintf(stderr, "\r\033[Kstep %lld/%lld  epoch %lld  loss %.4f  lr %.2e  |g| %.3f  %.1f img/s  ETA %d:%02d:%02d",
-                (long long)p->step, (long long)p->total_steps, (long long)p->epoch, p->loss, p->lr, p->grad_norm,
-                p->images_per_s, eta / 3600, eta / 60 % 60, eta % 60);
-        if (p->step == p->total_steps) fputc('\n', stderr);
-    } else if (p->step - ps->last_print >= 50 || p->step == p->total_steps) {
-        fprintf(stderr, "step %lld/%lld loss %.4f lr %.2e %.1f img/s\n", (long long)p->step, (long long)p->total_steps,
-                p->loss, p->lr, p->images_per_s);
-        ps->last_print = p->step;
-    }
-}
 
 int cmd_pretrain(int argc, char **argv) {
     const char *cmd = "pretrain";
@@ -119,8 +100,8 @@ int cmd_pretrain(int argc, char **argv) {
     c.stop = &g_stop;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    progress_state ps = {cli_stderr_is_tty(), 0};
-    eva_status st = eva_pretrain_run(&c, c.rank == 0 ? on_progress : NULL, &ps);
+    cli_train_display ps = {"pretrain", cli_stderr_is_tty(), 0};
+    eva_status st = eva_pretrain_run(&c, c.rank == 0 ? cli_train_progress : NULL, &ps);
     if (st == EVA_ERR_CANCELLED) {
         fprintf(stderr, "%seva pretrain: %s\n", ps.tty ? "\n" : "", eva_last_error());
         return 130;

@@ -1,0 +1,21 @@
+/* cli_train.c — training progress display (see cli_train.h). */
+#include "cli_train.h"
+
+void cli_train_progress(const eva_train_progress *p, void *user) {
+    cli_train_display *d = user;
+    if (p->event) {
+        fprintf(stderr, "%seva %s: %s\n", d->tty ? "\r\033[K" : "", d->cmd, p->message);
+        return;
+    }
+    if (d->tty) {
+        int eta = (int)p->eta_s;
+        fprintf(stderr, "\r\033[Kstep %lld/%lld  epoch %lld  loss %.4f  lr %.2e  |g| %.3f  %.1f img/s  ETA %d:%02d:%02d",
+                (long long)p->step, (long long)p->total_steps, (long long)p->epoch, p->loss, p->lr, p->grad_norm,
+                p->images_per_s, eta / 3600, eta / 60 % 60, eta % 60);
+        if (p->step == p->total_steps) fputc('\n', stderr);
+    } else if (p->step - d->last_print >= 50 || p->step == p->total_steps) {
+        fprintf(stderr, "step %lld/%lld loss %.4f lr %.2e %.1f img/s\n", (long long)p->step, (long long)p->total_steps,
+                p->loss, p->lr, p->images_per_s);
+        d->last_print = p->step;
+    }
+}

@@ -1,0 +1,18 @@
+/* cli_train.h — the progress display shared by `eva pretrain` and `eva finetune`: a live line on
+ * a terminal, one line every 50 steps otherwise, and events (checkpoint, resume, evaluation) on
+ * lines of their own. */
+#ifndef EVA_CLI_TRAIN_H
+#define EVA_CLI_TRAIN_H
+
+#include "cli.h"
+#include "train/pretrain.h"
+
+typedef struct cli_train_display {
+    const char *cmd;
+    bool tty;
+    int64_t last_print;
+} cli_train_display;
+
+void cli_train_progress(const eva_train_progress *p, void *user);   /* user: cli_train_display */
+
+#endif
