@@ -42,7 +42,7 @@ static int walk(const char *cmd, cli_paths *p, const char *dir, int depth) {
             return cli_error(cmd, "out of memory");
         }
     closedir(d);
-    qsort(names.v, (size_t)names.n, sizeof(char *), cmp_str);
+    if (names.n > 1) qsort(names.v, (size_t)names.n, sizeof(char *), cmp_str);   /* v is NULL when empty */
     int rc = 0;
     for (int i = 0; i < names.n && !rc; i++) {
         size_t len = strlen(dir) + strlen(names.v[i]) + 2;

@@ -150,7 +150,7 @@ static eva_status list_dir(const char *dir, strvec *out) {
     while ((e = readdir(d)))
         if (e->d_name[0] != '.' && !sv_push(out, e->d_name)) { closedir(d); return eva_fail(EVA_ERR_NOMEM, "out of memory"); }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str);
+    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str);   /* v is NULL when empty */
     return EVA_OK;
 }
 
