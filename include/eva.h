@@ -113,7 +113,7 @@ typedef struct eva_model_params {
     const char *ckpt_key;      /* state dict to take from a .pt ('model', 'model_ema', ...); NULL: policy */
     eva_ckpt_policy ckpt_policy;
     bool timm_mim_mapping;     /* MIM checkpoints: rename norm.* -> fc_norm.* (timm); else official MIM */
-    eva_dtype weight_dtype;    /* compute weights as F32 (default), or keep BF16/F16/Q8 */
+    eva_dtype weight_dtype;    /* block matrices as F32 (default), BF16 or Q8 (int8, VNNI); F16 is refused */
     int num_classes;           /* synthetic models: override the class count (0: registry) */
     int heads;                 /* custom shapes: attention heads (0: registry, file metadata, or width/64) */
 } eva_model_params;
