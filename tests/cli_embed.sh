@@ -2,16 +2,8 @@
 # cli_embed.sh — `eva classify` / `eva embed` as a user runs them on real images: stable order
 # over a directory tree, the companion path list, the three output formats, resume after a
 # SIGKILL giving the same bytes as an uninterrupted run, unreadable images, and bad flags.
-set -uo pipefail
-EVA=${EVA_BIN:?}
-T=${EVA_TMP:-/tmp}/cli_embed.$$
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
-[ -f "$W" ] || { echo "cli_embed: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
+source "$(dirname "$0")/lib_cli.sh"
+need_tiny_weights
 
 # a small tree of images: 3 golden images copied under nested folders, 24 files in all
 mkdir -p "$T/imgs/b/inner" "$T/imgs/a"
@@ -105,5 +97,4 @@ EVA_DEFAULT_MODEL="$T/missing.safetensors" expect_fail "no model and no bundled 
 "$EVA" classify ../data/images/fmnist/1_trouser_test2.png -k 1 >"$T/out" 2>"$T/err" && grep -q "bundled model" "$T/err" \
   && grep -q "Trouser" "$T/out" && ok || bad "bundled model: $(cat "$T/err")"
 
-echo "cli_embed: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

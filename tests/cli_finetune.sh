@@ -3,16 +3,8 @@
 # training from scratch and from a pre-trained MIM model, the per-epoch validation numbers
 # reproduced by `eva eval` (live and --ema), classify with the class names recorded in the
 # model, bit-identical resume after kill -9, and bad inputs.
-set -uo pipefail
-EVA=${EVA_BIN:?}
-T=${EVA_TMP:-/tmp}/cli_finetune.$$
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
-[ -f "$W" ] || { echo "cli_finetune: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
+source "$(dirname "$0")/lib_cli.sh"
+need_tiny_weights
 
 mkdir -p "$T/data/cat" "$T/data/rocket"
 for i in 0 1 2 3 4 5 6 7; do
@@ -54,13 +46,6 @@ body() { local n; n=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1
 [ "$(body "$T/ref/model.safetensors")" = "$(body "$T/kill/model.safetensors")" ] && ok || bad "resumed fine-tuning differs"
 
 # -- bad input
-expect_fail() {
-  local what=$1 pat=$2; shift 2
-  "$@" >/dev/null 2>"$T/err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$what: rc $rc"; return; fi
-  grep -qiE "$pat" "$T/err" && ok || bad "$what: '$(cat "$T/err")' lacks /$pat/"
-}
 mkdir -p "$T/one/only"; cp data/preprocess/rocket.jpg "$T/one/only/"
 expect_fail "one class" "needs labelled classes" "$EVA" finetune --data "$T/one" --out "$T/e1" "${ARCH[@]}" --steps 2
 expect_fail "missing init" "cannot open" "$EVA" finetune --data "$T/data" --init "$T/none.safetensors" --out "$T/e2" --steps 2
@@ -68,5 +53,4 @@ expect_fail "eval: bad split" "split must be train or test" "$EVA" eval --synthe
 expect_fail "eval: no data" "data is required" "$EVA" eval --model "$T/scratch/model.safetensors"
 expect_fail "bad smoothing" "out of range" "$EVA" finetune --data "$T/data" --out "$T/e3" --smoothing 1.5
 
-echo "cli_finetune: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,16 +4,8 @@
 # a damaged newest checkpoint falls back to the previous one, and bad inputs (empty folder,
 # unreadable images, a teacher with another patch grid, a full disk while checkpointing) give
 # clear messages and lose nothing.
-set -uo pipefail
-EVA=${EVA_BIN:?}
-T=${EVA_TMP:-/tmp}/cli_pretrain.$$
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
-[ -f "$W" ] || { echo "cli_pretrain: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
+source "$(dirname "$0")/lib_cli.sh"
+need_tiny_weights
 
 # 24 images: the 3 golden photos, 8 copies each, in two class folders
 mkdir -p "$T/data/a" "$T/data/b"
@@ -77,13 +69,6 @@ echo "text" >"$T/mixed/zz_text.png"
 grep -q "unreadable image(s) were skipped" "$T/err" && ok || bad "unreadable images not reported"
 
 # -- bad input
-expect_fail() {
-  local what=$1 pat=$2; shift 2
-  "$@" >/dev/null 2>"$T/err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$what: rc $rc"; return; fi
-  grep -qiE "$pat" "$T/err" && ok || bad "$what: '$(cat "$T/err")' lacks /$pat/"
-}
 mkdir -p "$T/empty"
 expect_fail "empty folder" "no images found" "$EVA" pretrain "${ARGS[@]}" --data "$T/empty" --out "$T/e1" --steps 2
 expect_fail "wrong patch grid" "patch grids must match" "$EVA" pretrain "${ARGS[@]}" --patch 8 --out "$T/e2" --steps 2
@@ -92,5 +77,4 @@ expect_fail "no data" "data is required" "$EVA" pretrain --teacher "$W" --out "$
 expect_fail "resume without checkpoints" "no checkpoint" "$EVA" pretrain --resume "$T/empty"
 expect_fail "bad width/heads" "multiple of --heads" "$EVA" pretrain "${ARGS[@]}" --width 65 --out "$T/e5" --steps 2
 
-echo "cli_pretrain: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
