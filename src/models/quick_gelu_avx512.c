@@ -10,25 +10,15 @@
  * float ulps of the libm reference (checked in tests/test_teacher.c). */
 #include "models/clip_vision.h"
 
+#include "ops/exp_avx512.h"
+
 #include <immintrin.h>
 
 static inline __m512 quick_gelu16(__m512 u) {
     __m512 a = _mm512_mul_ps(u, _mm512_set1_ps(-1.702f));
     a = _mm512_min_ps(_mm512_set1_ps(100.0f), a);
     a = _mm512_max_ps(_mm512_set1_ps(-100.0f), a);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(a, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), a);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606820309417232e-06f), r);
-    __m512 e = _mm512_set1_ps(1.0f / 5040.0f);
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 720.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 120.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 24.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 6.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.5f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f));
-    e = _mm512_scalef_ps(e, n);
+    __m512 e = eva_exp512(a);
     return _mm512_div_ps(u, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 

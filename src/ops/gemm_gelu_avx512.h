@@ -14,6 +14,8 @@
 #ifndef EVA_OPS_GEMM_GELU_AVX512_H
 #define EVA_OPS_GEMM_GELU_AVX512_H
 
+#include "ops/exp_avx512.h"
+
 #include <immintrin.h>
 
 static inline __attribute__((always_inline)) __m512 eva_gelu16_avx512(__m512 x) {
@@ -42,19 +44,7 @@ static inline __attribute__((always_inline)) __m512 eva_gelu16_avx512(__m512 x) 
     q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(-5.352680590262281f));
     q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(-7.80681525599819f));
     /* exp(q), q in [-16.5, -1.6]: q = n·ln2 + r */
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(q, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), q);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606820309417232e-06f), r);
-    __m512 e = _mm512_set1_ps(1.0f / 5040.0f);
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 720.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 120.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 24.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 6.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.5f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f));
-    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f));
-    e = _mm512_scalef_ps(e, n);
+    __m512 e = eva_exp512(q);
     e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(4.0f), _CMP_LT_OQ), e); /* t >= 4: erfc = 0 */
     __mmask16 pos = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ);
     __m512 h_tail = _mm512_mask_sub_ps(e, pos, _mm512_set1_ps(2.0f), e); /* z > 0: 2 - e, else e */
