@@ -520,6 +520,13 @@ EVA_API eva_status eva_teacher_features(eva_teacher *teacher, const float *image
  * its block matrices in (EVA_F32, EVA_BF16 or EVA_Q8). */
 EVA_API eva_dtype eva_model_weight_dtype(const eva_model *model);
 
+/* ============================================================================ classifier heads
+ * Whether the model's head gives class logits (eva_classify / eva eval work): mean pooling +
+ * fc_norm + head (fine-tuned EVA), or final norm + cls token + head when the file's metadata says
+ * eva.pooling = cls_classifier (eva finetune --linear-probe: BatchNorm folded into the Linear).
+ * Final norm + cls + head without that mark is a CLIP image projection (not a classifier). */
+EVA_API bool eva_model_is_classifier(const eva_model *model);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,14 @@
 #  - checkpoints resume on another number of ranks (2 -> 1, 1 -> 2; ZeRO-1 -> 1)
 #  - a dead rank ends the job; a hung rank makes the others abort after EVA_COMM_TIMEOUT with a
 #    clear message; --check-every finds a silent divergence
+#  - the gradient all-reduce overlapped with the backward (default) == after it (--no-overlap),
+#    bit-identical for any bucket size (with 2 ranks every element is one a + b, commutative);
+#    also for eva finetune
+#  - --grad-compress bf16: not bit-identical, within 5e-4 of fp32 transfer after 20 steps
+#    (measured 7.5e-5: two bf16 roundings of up to 2^-8 relative each, of gradients AdamW normalises)
+#  - a stop signal under mpirun (SIGUSR1, which mpirun forwards; SIGINT with
+#    odls_base_sigkill_timeout raised, as mpirun turns it into SIGTERM) -> every rank stops after
+#    the same step, rank 0 writes a checkpoint, --resume continues
 #  - eva diff's exit status.
 # Skipped (exit 0, loudly) when mpirun is missing or eva was built without MPI.
 set -uo pipefail
@@ -73,6 +81,30 @@ EVA_COMM_BUCKET_MB=0.01 run2 --batch 4 --steps 20 --deterministic --zero1 --out 
 same det det_zero "deterministic plain vs deterministic ZeRO-1"
 close one det "deterministic 2 ranks vs 1 rank"
 
+# -- overlapped (default) vs after the backward, large and small buckets (40 buckets: the hook
+#    posts most of them during the backward)
+run2 --batch 4 --steps 20 --no-overlap --out "$T/noov"
+same two noov "overlapped vs --no-overlap"
+run2 --batch 4 --steps 20 --bucket-mb 0.01 --out "$T/ov_small"
+same two ov_small "overlapped, 25 MB vs 10 KB buckets"
+grep "overlapped with the backward" "$T/log" | tail -1 | grep -q "in flight during the backward 0\.0*[1-9]" && ok ||
+  bad "small buckets: nothing was in flight during the backward: $(grep communication "$T/log" | tail -1)"
+# -- bf16 transfer: close to fp32, not equal; independent of bucketing and overlap
+run2 --batch 4 --steps 20 --grad-compress bf16 --out "$T/bf16"
+"$EVA" diff --quiet --tol 5e-4 "$(model two)" "$(model bf16)" >"$T/diff" && ok || bad "bf16 vs fp32 transfer: $(cat "$T/diff")"
+"$EVA" diff --quiet "$(model two)" "$(model bf16)" >/dev/null && bad "bf16 transfer is bit-identical to fp32: not compressed?"
+echo "bf16 vs fp32 gradient transfer after 20 steps: $("$EVA" diff "$(model two)" "$(model bf16)" | tail -1)"
+run2 --batch 4 --steps 20 --grad-compress bf16 --bucket-mb 0.01 --no-overlap --out "$T/bf16_small"
+same bf16 bf16_small "bf16: 25 MB overlapped vs 10 KB buckets after the backward"
+"${MPI[@]}" -np 2 "$EVA" pretrain "${ARGS[@]}" --batch 4 --steps 2 --zero1 --grad-compress bf16 --out "$T/bad" >/dev/null 2>"$T/err"
+[ $? -ne 0 ] && grep -q "default reduction only" "$T/err" && ok || bad "bf16 + ZeRO-1 must be refused: $(head -3 "$T/err")"
+# -- eva finetune: overlapped == after the backward
+FT=(--data "$T/data" --width 64 --depth 2 --heads 2 --mlp 128 --patch 14 --size 56 --batch 4 --steps 10 -t 1 --seed 3
+    --drop-path 0 --lr 1e-3)
+"${MPI[@]}" -np 2 "$EVA" finetune "${FT[@]}" --bucket-mb 0.01 --out "$T/ft_ov" >/dev/null 2>>"$T/log" || bad "finetune 2 ranks"
+"${MPI[@]}" -np 2 "$EVA" finetune "${FT[@]}" --no-overlap --out "$T/ft_noov" >/dev/null 2>>"$T/log" || bad "finetune --no-overlap"
+same ft_ov ft_noov "finetune: overlapped vs --no-overlap"
+
 # -- ZeRO-1 == plain data parallel; memory report; resume on 2 and on 1 rank
 run2 --batch 4 --steps 20 --zero1 --out "$T/zero"
 same two zero "ZeRO-1 vs plain data parallel"
@@ -127,6 +159,33 @@ EVA_FAULT_COMM=perturb:1:3 "${MPI[@]}" -np 2 "$EVA" pretrain "${ARGS[@]}" --batc
   --out "$T/diverged" >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -ne 0 ] && grep -q "parameters diverged at step 4" "$T/err" && ok || bad "divergence not found: rc $rc $(tail -5 "$T/err")"
+
+# -- stop signals under mpirun: after the first checkpoint, every rank stops after the same step,
+#    rank 0 writes a checkpoint there, and --resume continues from it
+stop_run() {   # out signal [mpirun options]
+  local out=$1 sig=$2
+  shift 2
+  "${MPI[@]}" "$@" -np 2 "$EVA" pretrain "${ARGS[@]}" --batch 4 --steps 100000 --ckpt-every 5 --out "$T/$out" \
+    </dev/null >/dev/null 2>"$T/$out.err" &
+  local pid=$! i
+  for i in $(seq 300); do [ -f "$T/$out/ckpt-00000005.safetensors" ] && break; sleep 0.1; done
+  kill -"$sig" $pid
+  wait $pid
+  echo $? >"$T/$out.rc"
+}
+last_ckpt() { ls "$T/$1" | grep '^ckpt-' | tail -1 | sed 's/ckpt-0*\([0-9]*\).safetensors/\1/'; }
+stop_run sig_usr1 USR1
+[ "$(cat "$T/sig_usr1.rc")" = 130 ] && ok || bad "SIGUSR1 to mpirun: status $(cat "$T/sig_usr1.rc"), want 130: $(tail -5 "$T/sig_usr1.err")"
+n=$(grep -c "stopped at step $(last_ckpt sig_usr1);" "$T/sig_usr1.err")
+[ "$n" = 2 ] && ok || bad "SIGUSR1: both ranks must stop at the last checkpoint's step (got $n): $(tail -5 "$T/sig_usr1.err")"
+stop_run sig_int INT --mca odls_base_sigkill_timeout 5
+s=$(last_ckpt sig_int)
+rc=$(cat "$T/sig_int.rc")
+[ "$rc" -ne 0 ] && [ "$(grep -c "stopped at step $s;" "$T/sig_int.err")" = 2 ] && ok ||
+  bad "SIGINT to mpirun: status $rc, last checkpoint $s: $(tail -5 "$T/sig_int.err")"
+run2 --resume "$T/sig_int" --steps $((s + 3)) -t 1
+grep -q "resumed from .*ckpt-0*$s.safetensors at step $s" "$T/log" && [ -f "$T/sig_int/ckpt-$(printf %08d $((s + 3))).safetensors" ] &&
+  [ -f "$(model sig_int)" ] && ok || bad "resume after SIGINT from step $s: $(tail -3 "$T/log")"
 
 # -- the communication summary
 grep "communication" "$T/log" | tail -1

@@ -43,6 +43,19 @@ grep -q "resumed from" "$T/err" && ok || bad "no resume message"
 body() { local n; n=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1" | md5sum; }
 [ "$(body "$T/ref/model.safetensors")" = "$(body "$T/killed/model.safetensors")" ] && ok || bad "resumed weights differ from the uninterrupted run"
 
+# -- --checkpoint-activations recomputes instead of storing: the same weights bit for bit
+"$EVA" pretrain "${ARGS[@]}" --out "$T/ckact" --steps 40 --checkpoint-activations 2>"$T/err" && ok || bad "checkpointed run failed: $(cat "$T/err")"
+[ "$(body "$T/ref/model.safetensors")" = "$(body "$T/ckact/model.safetensors")" ] && ok || bad "--checkpoint-activations changed the weights"
+# -- bf16 mixed precision: runs, is recorded (a resume keeps it), trains like fp32, differs from it
+"$EVA" pretrain "${ARGS[@]}" --out "$T/bf16" --steps 40 --precision bf16 2>"$T/err" && ok || bad "bf16 run failed: $(cat "$T/err")"
+grep -q '"cfg.precision":"bf16"' "$T/bf16/model.safetensors" && ok || bad "precision not recorded"
+[ "$(body "$T/ref/model.safetensors")" != "$(body "$T/bf16/model.safetensors")" ] && ok || bad "bf16 run identical to fp32 (not on?)"
+l32=$(tail -5 "$T/ref/metrics.jsonl" | sed 's/.*"loss": \([-0-9.e]*\).*/\1/' | awk '{s += $1} END {print s / NR}')
+l16=$(tail -5 "$T/bf16/metrics.jsonl" | sed 's/.*"loss": \([-0-9.e]*\).*/\1/' | awk '{s += $1} END {print s / NR}')
+echo "loss after 40 steps (mean of the last 5): fp32 $l32, bf16 $l16"
+awk -v a="$l32" -v b="$l16" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 0.05) }' && ok || bad "bf16 loss $l16 far from fp32 $l32"
+expect_fail "pretrain --precision fp16" "precision must be fp32 or bf16" "$EVA" pretrain "${ARGS[@]}" --out "$T/x" --precision fp16
+
 # -- a damaged newest checkpoint: warning, the previous one is used
 "$EVA" pretrain "${ARGS[@]}" --out "$T/dmg" --steps 10 --ckpt-every 5 2>/dev/null
 newest=$(ls "$T/dmg"/ckpt-*.safetensors | tail -1)

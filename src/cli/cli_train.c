@@ -19,3 +19,15 @@ void cli_train_progress(const eva_train_progress *p, void *user) {
         d->last_print = p->step;
     }
 }
+
+bool cli_take_precision(const char *cmd, int argc, char **argv, int *i, bool *bf16) {
+    const char *v = NULL;
+    if (!cli_take_str(cmd, argc, argv, i, &v)) return false;
+    if (!strcmp(v, "fp32") || !strcmp(v, "f32")) *bf16 = false;
+    else if (!strcmp(v, "bf16")) *bf16 = true;
+    else {
+        cli_usage(cmd, "--precision must be fp32 or bf16, not '%s'", v);
+        return false;
+    }
+    return true;
+}

@@ -15,4 +15,7 @@ typedef struct cli_train_display {
 
 void cli_train_progress(const eva_train_progress *p, void *user);   /* user: cli_train_display */
 
+/* --precision fp32|bf16 (argv[*i] is the flag): *bf16 set; false after printing the usage error. */
+bool cli_take_precision(const char *cmd, int argc, char **argv, int *i, bool *bf16);
+
 #endif

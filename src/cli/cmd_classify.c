@@ -121,7 +121,7 @@ int cmd_classify(int argc, char **argv) {
     if (cli_model_open(cmd, &mo, &model) != EVA_OK) { rc = 1; goto done; }
     eva_model_info info;
     eva_model_get_info(model, &info);
-    if (!info.has_head || info.pooling == EVA_POOL_CLS_NORM) {
+    if (!eva_model_is_classifier(model)) {
         rc = cli_error(cmd, "%s has no classifier head%s", info.arch,
                        info.pooling == EVA_POOL_CLS_NORM ? " (a CLIP vision tower: use 'eva zeroshot' or 'eva embed')" : "");
         goto done;

@@ -64,7 +64,7 @@ int cmd_eval(int argc, char **argv) {
     eva_model_info info;
     eva_model_get_info(model, &info);
     int C = info.num_classes, K = C, nds = eva_dataset_classes(ds);
-    if (!info.has_head || info.pooling == EVA_POOL_CLS_NORM) { rc = cli_error(cmd, "%s has no classifier head", info.arch); goto done; }
+    if (!eva_model_is_classifier(model)) { rc = cli_error(cmd, "%s has no classifier head", info.arch); goto done; }
     if (nds > C) { rc = cli_error(cmd, "the dataset has %d classes but the model only %d", nds, C); goto done; }
     if (K > 5) K = 5;
     eva_preprocess_params pp;

@@ -123,7 +123,7 @@ int cmd_info(int argc, char **argv) {
     printf("          width %d, depth %d, heads %d, MLP %d, patch %d, %dx%d px (%d tokens)\n", mi.width, mi.depth,
            mi.heads, mi.mlp_hidden, mi.patch, mi.img_size, mi.img_size, eva_model_tokens(m, mi.img_size));
     printf("          pooling: %s; head: %s", pooling_name(mi.pooling), mi.has_head ? "" : "none");
-    if (mi.has_head) printf("%d outputs", mi.num_classes);
+    if (mi.has_head) printf("%d outputs%s", mi.num_classes, mi.pooling == EVA_POOL_CLS_NORM && eva_model_is_classifier(m) ? " (classes: linear probe)" : "");
     printf("\n          parameters %lld, %.1f GFLOP per image\n", (long long)mi.n_params, eva_model_flops(m, 0) / 1e9);
     eva_model_free(m);
     return 0;

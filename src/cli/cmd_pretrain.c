@@ -11,7 +11,7 @@
 #include <string.h>
 
 const char help_pretrain[] =
-    "usage: eva pretrain --data DATA --teacher T --out RUN/ [options]\n"
+    "usage: eva pretrain --data DATA (--teacher T | --teacher-cache CACHE) --out RUN/ [options]\n"
     "       eva pretrain --resume RUN/ [--steps N] [-t THREADS]\n"
     "\n"
     "EVA-01 masked image modeling: the student regresses the teacher's patch features at\n"
@@ -22,12 +22,20 @@ const char help_pretrain[] =
     "  T:    a CLIP vision tower (OpenAI/open_clip names; EVA-01's target: patch tokens after\n"
     "        ln_post @ proj) or any EVA checkpoint (final tokens, or --teacher-block K). Its patch\n"
     "        grid at --size must equal the student's.\n"
+    "--teacher-cache CACHE instead of --teacher: the teacher's features precomputed by\n"
+    "        eva teacher-cache for this run's --data --size --batch --seed (one process); a cache\n"
+    "        made for another stream is refused. With an f32 cache the weights are bit-identical\n"
+    "        to the online teacher's run.\n"
     "student: --width 192 --depth 12 --heads 3 --mlp 768 --patch 16 --size 224\n"
     "recipe:  --batch 32 (per process) --epochs 150 --steps N (stop after N optimizer steps)\n"
     "         --lr (default 1e-3 x global batch / 4096) --min-lr (1e-5 x same)\n"
     "         --warmup-epochs (2 of 150, scaled) --wd 0.05 --clip-grad 3.0 --drop-path 0.1\n"
     "         --mask-count K | --mask-ratio R (105/256) --min-block (16 scaled to the grid)\n"
     "         --seed 0 -t THREADS --loader-threads 1\n"
+    "memory/speed: --checkpoint-activations (recompute each block in the backward: activation\n"
+    "         memory / ~depth for ~1/3 more compute; results identical)\n"
+    "         --precision fp32|bf16 (bf16: matrix-product operands rounded to bf16, fp32\n"
+    "         accumulation, fp32 master weights/optimizer; emulated where the CPU lacks avx512_bf16)\n"
     "output:  RUN/metrics.jsonl (step, epoch, lr, loss, grad norm, images/s, ETA),\n"
     "         RUN/ckpt-<step>.safetensors every --ckpt-every N steps and at the end (newest --keep 3\n"
     "         kept; weights + AdamW state + data position), RUN/model.safetensors (an EVA MIM\n"
@@ -41,6 +49,12 @@ const char help_pretrain[] =
     "         --deterministic  fixed-order gradient reduction (bit-identical reruns and resumes)\n"
     "         --zero1          shard the AdamW state over the ranks (ZeRO stage 1)\n"
     "         --check-every K  compare a parameter checksum across ranks every K steps\n"
+    "         --bucket-mb 25   gradient all-reduce bucket size (MB)\n"
+    "         --no-overlap     all-reduce after the backward instead of during it (measurements)\n"
+    "         --grad-compress bf16|none  gradients travel as bf16 (half the bytes; default none)\n"
+    "         Ctrl-C under Open MPI's mpirun: mpirun sends SIGTERM 1 s later and SIGKILL 1 s after\n"
+    "         that; for a clean stop send SIGUSR1 to mpirun (forwarded: every rank stops after the\n"
+    "         step, rank 0 writes a checkpoint) or raise --mca odls_base_sigkill_timeout.\n"
     "         env EVA_COMM_TIMEOUT=300 (s: a rank stuck in a collective that long aborts the job),\n"
     "         EVA_COMM_BUCKET_MB=25 (all-reduce bucket size)\n";
 
@@ -61,6 +75,7 @@ int cmd_pretrain(int argc, char **argv) {
 #define DBL_FLAG(flag, field) else if (!strcmp(a, flag)) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.field = dv; }
         if (!strcmp(a, "--data")) ok = cli_take_str(cmd, argc, argv, &i, &c.data);
         else if (!strcmp(a, "--teacher")) ok = cli_take_str(cmd, argc, argv, &i, &c.teacher);
+        else if (!strcmp(a, "--teacher-cache")) ok = cli_take_str(cmd, argc, argv, &i, &c.teacher_cache);
         else if (!strcmp(a, "--out")) ok = cli_take_str(cmd, argc, argv, &i, &c.out_dir);
         else if (!strcmp(a, "--resume")) ok = cli_take_str(cmd, argc, argv, &i, &resume);
         INT_FLAG("--width", width) INT_FLAG("--depth", depth) INT_FLAG("--heads", heads) INT_FLAG("--mlp", mlp)
@@ -73,7 +88,20 @@ int cmd_pretrain(int argc, char **argv) {
         DBL_FLAG("--mask-ratio", mask_ratio)
         else if (!strcmp(a, "--deterministic")) c.deterministic = true;
         else if (!strcmp(a, "--zero1")) c.zero1 = true;
+        else if (!strcmp(a, "--checkpoint-activations")) c.checkpoint_activations = true;
+        else if (!strcmp(a, "--precision")) ok = cli_take_precision(cmd, argc, argv, &i, &c.bf16);
         INT_FLAG("--check-every", check_every)
+        else if (!strcmp(a, "--no-overlap")) c.no_overlap = true;
+        else if (!strcmp(a, "--bucket-mb")) {
+            if ((ok = cli_take_double(cmd, argc, argv, &i, &dv)) && !(dv > 0 && dv <= 1024))
+                return cli_usage(cmd, "--bucket-mb must be in (0, 1024]");
+            eva_comm_set_bucket_mb(dv);
+        } else if (!strcmp(a, "--grad-compress")) {
+            const char *v = NULL;
+            if ((ok = cli_take_str(cmd, argc, argv, &i, &v)) && strcmp(v, "bf16") && strcmp(v, "none"))
+                return cli_usage(cmd, "--grad-compress takes bf16 or none");
+            c.grad_bf16 = ok && !strcmp(v, "bf16");
+        }
         else if (!strcmp(a, "--steps")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.steps = (int64_t)dv; }
         else if (!strcmp(a, "--seed")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.seed = (uint64_t)dv; }
         else return cli_usage(cmd, "unknown option '%s'", a);
@@ -88,18 +116,20 @@ int cmd_pretrain(int argc, char **argv) {
         /* data/teacher come from the flags or the checkpoint's record */
     } else {
         if (!c.data) return cli_usage(cmd, "--data is required");
-        if (!c.teacher) return cli_usage(cmd, "--teacher is required");
+        if (!c.teacher && !c.teacher_cache) return cli_usage(cmd, "--teacher (or --teacher-cache) is required");
         if (!c.out_dir) return cli_usage(cmd, "--out RUN/ is required");
     }
     if (c.batch < 1 || c.epochs < 1 || c.width < 1 || c.depth < 1 || c.heads < 1 || c.mlp < 1 || c.patch < 1 ||
         c.size < 1 || c.keep < 1 || c.steps < 0 || c.threads < 0 || c.check_every < 0)
         return cli_usage(cmd, "sizes, counts and steps must be positive");
     if (c.mask_ratio <= 0 || c.mask_ratio >= 1) return cli_usage(cmd, "--mask-ratio must be in (0, 1)");
+    if (c.teacher && c.teacher_cache) return cli_usage(cmd, "give --teacher or --teacher-cache, not both");
     c.world = eva_comm_world();
     c.rank = eva_comm_rank();
     c.stop = &g_stop;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
+    signal(SIGUSR1, on_sigint);   /* forwarded by Open MPI's mpirun (SIGINT is not) */
     cli_train_display ps = {"pretrain", cli_stderr_is_tty(), 0};
     eva_status st = eva_pretrain_run(&c, c.rank == 0 ? cli_train_progress : NULL, &ps);
     if (st == EVA_ERR_CANCELLED) {

@@ -35,6 +35,8 @@ int cmd_search(int argc, char **argv);
 extern const char help_clip[], help_zeroshot[], help_embed_text[], help_search[];
 int cmd_teacher_features(int argc, char **argv);
 extern const char help_teacher_features[];
+int cmd_teacher_cache(int argc, char **argv);
+extern const char help_teacher_cache[];
 extern const char help_preprocess[];
 extern const char help_masks[];
 extern const char help_forward[], help_info[], help_bench[];
@@ -52,6 +54,7 @@ static const eva_command g_commands[] = {
     {"finetune-step", cmd_finetune_step, "one EVA-01 fine-tuning step (layer decay, EMA, CutMix) for conformance", help_finetune_step},
     {"eval", cmd_eval, "accuracy of a classifier on a labelled dataset (top-1/5, per class, confusion)", help_eval},
     {"pretrain", cmd_pretrain, "EVA-01 masked image modeling with a teacher (checkpoints, resume, metrics)", help_pretrain},
+    {"teacher-cache", cmd_teacher_cache, "precompute a pre-training run's teacher features (eva pretrain --teacher-cache)", help_teacher_cache},
     {"plot", cmd_plot, "draw a run's loss curve (gnuplot)", help_plot},
     {"convert", cmd_convert, "convert a checkpoint (.pt/.safetensors) to self-describing safetensors", help_convert},
     {"patch14to16", cmd_patch14to16, "EVA-01's patch 14 -> 16 conversion (or timm's pseudo-inverse)", help_patch14to16},

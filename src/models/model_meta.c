@@ -19,3 +19,11 @@ int eva_model_class_name(const eva_model *m, int index, char *buf, size_t cap) {
     snprintf(buf, cap, "%.*s", (int)n, names);
     return 1;
 }
+
+/* A head that gives class logits: mean pooling + fc_norm + head, or final norm + cls + head when
+ * the file marks it as a classifier (linear probe); final norm + cls + head otherwise is CLIP's
+ * image projection. */
+bool eva_model_is_classifier(const eva_model *m) {
+    if (!m || !m->cfg.has_head) return false;
+    return m->cfg.pooling == EVA_POOL_MEAN_FCNORM || (m->cfg.pooling == EVA_POOL_CLS_NORM && m->cfg.cls_classifier);
+}

@@ -14,6 +14,7 @@ typedef struct eva_vit_config {
     int num_classes, lm_dim;
     eva_pooling pooling;
     bool has_norm, has_fc_norm, has_head, has_mask_token, has_lm_head;
+    bool cls_classifier;   /* CLS_NORM pooling whose head gives class logits (linear probe), not a CLIP projection */
     float ln_eps;
     float mean[3], std[3], crop_pct;
     int squash;

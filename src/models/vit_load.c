@@ -149,6 +149,10 @@ static eva_status infer_config(eva_model *m, const eva_model_params *p) {
     } else {
         c->pooling = EVA_POOL_MEAN_FCNORM;   /* trunk only: mean of patch tokens, no fc_norm */
     }
+    /* final norm + cls + head is a CLIP projection, unless the file says the head classifies
+     * (eva finetune --linear-probe writes eva.pooling = cls_classifier) */
+    const char *pool_meta = eva_tensor_map_get_meta(&m->map, "eva.pooling");
+    c->cls_classifier = c->pooling == EVA_POOL_CLS_NORM && c->has_head && pool_meta && !strcmp(pool_meta, "cls_classifier");
     /* heads are not visible in the weights: flag, registry, file metadata, then width/64 */
     int heads = p->heads;
     const eva_arch *a = p->arch ? eva_arch_find(p->arch) : NULL;

@@ -1,6 +1,7 @@
 /* attention.c — softmax self-attention over qkv [B, N, 3D] -> out [B, N, D], H heads. */
 #include "ops/ops.h"
 
+#include "ops/attention_fast.h"
 #include "ops/attention_tile.h"
 
 #include <math.h>
@@ -46,8 +47,11 @@ void eva_attention_ref(const float *qkv, float *out, int B, int N, int D, int H)
     free(q);
 }
 
-/* Streaming version (FlashAttention style): tiles of QB queries x KB keys with an online
- * softmax, see attention_tile.h. The AVX-512 build of the same tile is used when the CPU has it. */
+/* Streaming version (FlashAttention style): tiles of queries x keys with an online softmax, no
+ * N x N matrix. With AVX-512 the hand-vectorised kernel of attention_fwd_avx512.c runs; the
+ * generic tile of attention_tile.h (baseline ISA, or its compiler-vectorised AVX-512 build) is
+ * the fallback and the comparison point. EVA_ATTENTION selects one for tests and benchmarks:
+ * "generic" (baseline tile), "tile" (auto-vectorised AVX-512 tile), unset/"auto" (fastest). */
 void eva_attention_tile_avx512(const attn_job *j, int task);
 
 static void attn_task(void *ctx, int task, int thread) {
@@ -71,8 +75,12 @@ void eva_attention(eva_pool *pool, const float *qkv, float *out, int B, int N, i
         __builtin_cpu_init();
         have_avx512 = __builtin_cpu_supports("avx512f");
     }
-    const char *force = getenv("EVA_ATTENTION");   /* "generic": the baseline build (tests) */
+    const char *force = getenv("EVA_ATTENTION");
     bool use_avx512 = have_avx512 && !(force && !strcmp(force, "generic"));
+    if (use_avx512 && !(force && !strcmp(force, "tile"))) {
+        eva_attention_fwd_avx512(pool, qkv, out, NULL, B, N, D, H);
+        return;
+    }
     attn_job j = {qkv, out, B, N, D, H, hd, (N + QB - 1) / QB, 1.0f / sqrtf((float)hd)};
     eva_pool_run(pool, B * H * j.q_blocks, use_avx512 ? attn_task_avx512 : attn_task, &j);
 }

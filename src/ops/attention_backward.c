@@ -2,6 +2,7 @@
  * per-row log-sum-exp, and the FlashAttention-2 style backward that recomputes the softmax
  * from it. Shapes: qkv, dqkv [B,N,3D]; out, dout [B,N,D]; lse [B,H,N]; hd = D/H;
  * scale = hd^-1/2; s_ij = (scale q_i)·k_j; p_ij = exp(s_ij - lse_i). */
+#include "ops/attention_fast.h"
 #include "ops/attention_train_tile.h"
 
 /* ---------------------------------------------------------------- reference */
@@ -123,6 +124,13 @@ void eva_attention_fwd(eva_pool *pool, const float *qkv, float *out, float *lse,
                   .q_blocks = (N + QB - 1) / QB, .scale = 1.0f / sqrtf((float)(D / H))};
     #if defined(__x86_64__)
     if (use_avx512()) {
+        /* the hand-vectorised inference kernel also writes lse; EVA_ATTENTION=tile keeps the
+         * auto-vectorised training tile (comparison point) */
+        const char *force = getenv("EVA_ATTENTION");
+        if (j.hd <= EVA_ATTN_FAST_MAX_HD && !(force && !strcmp(force, "tile"))) {
+            eva_attention_fwd_avx512(pool, qkv, out, lse, B, N, D, H);
+            return;
+        }
         eva_pool_run(pool, B * H * j.q_blocks, fwd_task_avx512, &j);
         return;
     }

@@ -29,6 +29,19 @@ void eva_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = eva_f32_to_bf16(src[i]);
 }
 
+void eva_round_bf16_n(const float *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], 4);
+        if ((u & 0x7f800000u) != 0x7f800000u)   /* finite: round the low 16 bits away, ties to even */
+            u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        else if (u & 0x007fffffu)
+            u |= 0x00400000u;                    /* NaN: keep it a (quiet) NaN after truncation */
+        u &= 0xffff0000u;
+        memcpy(&dst[i], &u, 4);
+    }
+}
+
 /* ---------------------------------------------------------------- reference */
 
 void eva_gemm_bf16_ref(int M, int N, int K, const float *A, int lda, const uint16_t *W, int ldw, const float *bias,

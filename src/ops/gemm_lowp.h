@@ -45,6 +45,9 @@ void eva_gemm_bf16(eva_pool *pool, int M, int N, int K, const float *A, int lda,
                    const float *bias, float *C, int ldc, eva_gemm_epilogue epi, void *workspace);
 /* fp32 -> bf16 (round to nearest even) of n values. */
 void eva_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n);
+/* dst = src rounded to the nearest bf16 (ties to even), kept as fp32: what a bf16 operand of a
+ * mixed-precision product holds. NaN stays NaN. src == dst allowed. */
+void eva_round_bf16_n(const float *src, float *dst, size_t n);
 
 /* ---------------------------------------------------------------- int8 */
 

@@ -29,7 +29,7 @@ eva_status eva_classify(eva_ctx *ctx, const float *images, int B, int k, eva_top
     const eva_model *m = eva_ctx_model(ctx);
     if (!m || !images || !out || k <= 0) return eva_fail(EVA_ERR_INVALID_ARG, "eva_classify: bad arguments");
     int C = m->cfg.num_classes;
-    if (!m->cfg.has_head || m->cfg.pooling == EVA_POOL_CLS_NORM)
+    if (!eva_model_is_classifier(m))
         return eva_fail(EVA_ERR_INVALID_ARG, "%s has no classifier head (use embeddings%s)", m->cfg.arch,
                         m->cfg.pooling == EVA_POOL_CLS_NORM ? " or zero-shot with a CLIP model" : "");
     if (k > C) k = C;
@@ -65,7 +65,7 @@ int eva_embed_dim(const eva_model *m, eva_embed_pool pool, int block) {
     const eva_vit_config *c = &m->cfg;
     switch (pool) {
     case EVA_EMBED_DEFAULT:
-        return block < 0 && c->pooling == EVA_POOL_CLS_NORM && c->has_head ? c->num_classes : c->width;
+        return block < 0 && c->pooling == EVA_POOL_CLS_NORM && c->has_head && !c->cls_classifier ? c->num_classes : c->width;
     case EVA_EMBED_CLS:
     case EVA_EMBED_MEAN:
     case EVA_EMBED_PRELOGITS:
@@ -84,7 +84,7 @@ eva_status eva_embed(eva_ctx *ctx, const float *images, int B, eva_embed_pool po
     if (block >= 0 && pool == EVA_EMBED_PRELOGITS)
         return eva_fail(EVA_ERR_INVALID_ARG, "pre-logits exist only after the last block (use cls, mean or tokens with --block)");
     int D = c->width, N = eva_model_tokens(m, c->img_size);
-    bool clip = pool == EVA_EMBED_DEFAULT && block < 0 && c->pooling == EVA_POOL_CLS_NORM && c->has_head;
+    bool clip = pool == EVA_EMBED_DEFAULT && block < 0 && c->pooling == EVA_POOL_CLS_NORM && c->has_head && !c->cls_classifier;
     if (pool == EVA_EMBED_DEFAULT && !clip) pool = block < 0 ? EVA_EMBED_PRELOGITS : EVA_EMBED_CLS;
     float *tokens = NULL;
     eva_outputs o = {0};

@@ -171,7 +171,7 @@ static eva_status save_model(const eva_model *m, const char *path, eva_dtype dty
         META_INT("eva.img_size", c->img_size);
         META_INT("eva.num_classes", c->has_head ? c->num_classes : 0);
 #undef META_INT
-        eva_tensor_writer_set_metadata(s.w, "eva.pooling", pooling_key(c->pooling));
+        eva_tensor_writer_set_metadata(s.w, "eva.pooling", c->cls_classifier ? "cls_classifier" : pooling_key(c->pooling));
         /* the block matrices' compute dtype on load (bf16: bit-identical results, half the memory) */
         if (dtype == EVA_Q8) eva_tensor_writer_set_metadata(s.w, "eva.dtype", "q8");
         else if (dtype == EVA_BF16) eva_tensor_writer_set_metadata(s.w, "eva.dtype", "bf16");

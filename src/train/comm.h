@@ -52,4 +52,32 @@ eva_status eva_comm_allgather_params(float *param, int64_t total);
  * `mine`; full is only written on rank 0 and may be NULL elsewhere). */
 eva_status eva_comm_gather_shards(const float *mine, float *full, int64_t total);
 
+/* ---- Overlapped gradient reduction (the default mode; --deterministic and ZeRO-1 keep their
+ * own blocking paths above). One reduction at a time:
+ *   eva_comm_overlap_begin(grad, total, w)   before the forward: posts the exchange of the
+ *                                            weights (w known up front: masked tokens, images)
+ *   eva_comm_grad_ready(NULL, begin, end)    grad[begin, end) is final (vit_train's grad_ready
+ *                                            hook; ranges in decreasing order, each once): full
+ *                                            buckets are scaled by w_me / sum w and posted as
+ *                                            non-blocking reductions, earlier ones progressed
+ *   eva_comm_overlap_finish(&value, &weight) after the backward: posts the rest, waits for all;
+ *                                            grad[0, total) is then the weighted average (the
+ *                                            same floats as eva_comm_allreduce_grads with 2
+ *                                            ranks), value and weight as there.
+ * Errors inside the hook are kept and returned by finish. `params` (may be NULL) only serves
+ * the EVA_FAULT_COMM test hook. With one rank every call is a no-op. */
+typedef enum eva_comm_compress { EVA_COMM_FP32 = 0, EVA_COMM_BF16 = 1 } eva_comm_compress;
+/* bf16: the overlapped reduction sends gradients rounded to bf16 (half the bytes): an all-to-all
+ * of bf16 pieces, each rank sums its piece in fp32 (rank order), rounds it to bf16, and an
+ * all-gather returns the pieces. Default EVA_COMM_FP32. */
+void eva_comm_set_compress(eva_comm_compress c);
+/* Bucket size in MB (default 25, or env EVA_COMM_BUCKET_MB); <= 0 keeps the current one. */
+void eva_comm_set_bucket_mb(double mb);
+eva_status eva_comm_overlap_begin(float *grad, int64_t total, double weight, const eva_param_ref *params, int n);
+void eva_comm_grad_ready(void *user, int64_t begin, int64_t end);
+eva_status eva_comm_overlap_finish(double *value, double *weight);
+/* Seconds the backward computed while posted reductions were in flight (the transfer time it
+ * could hide: an upper bound on the time actually saved). */
+double eva_comm_overlap_seconds(void);
+
 #endif

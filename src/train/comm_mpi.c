@@ -9,11 +9,11 @@
  *
  * Two reduction modes:
  *  - default: each rank scales its gradients by s_r (in place, rounded to float), then the
- *    gradient block is cut into buckets of EVA_COMM_BUCKET_MB (25 MB) and every bucket is
- *    posted as a non-blocking MPI_Iallreduce; all are waited for at the end. The scaling of
- *    bucket k+1 overlaps the transfer of bucket k. NOT overlapped with the backward: that would
- *    need per-layer hooks inside vit_train's backward (the last layers' gradients are final
- *    first); the all-reduce starts after the whole backward.
+ *    gradient block is cut into buckets of --bucket-mb / EVA_COMM_BUCKET_MB (25 MB) and every
+ *    bucket is posted as a non-blocking MPI_Iallreduce; all are waited for at the end.
+ *    eva_comm_allreduce_grads does this after the backward; the overlapped variant at the end
+ *    of this file (eva_comm_overlap_*) posts each bucket from vit_train's grad_ready hook as
+ *    soon as the backward has finished it, optionally in bf16.
  *  - deterministic (eva_comm_set_deterministic): per bucket, MPI_Alltoall hands piece p of every
  *    rank's (unscaled) bucket to rank p, which computes sum_r s_r g_r in double, in rank order
  *    0..W-1, rounds once to float; MPI_Allgather returns the pieces. The result depends only on
@@ -49,10 +49,13 @@ static struct {
     bool active;                /* MPI_Init called by us */
     int rank, world;
     bool deterministic;
+    eva_comm_compress compress;
     double seconds;             /* time inside this file's collectives */
     double wait_seconds;        /* of which in the small weight exchange that starts each
                                  * reduction: mostly waiting for the slowest rank */
     double timeout;
+    MPI_Comm buckets, gathers;  /* duplicates of MPI_COMM_WORLD for the overlapped reduction's
+                                 * buckets and bf16 all-gathers (each posted in bucket order) */
     int64_t bucket;             /* floats per bucket */
     float *buf_a, *buf_b;       /* bucket-sized scratch (deterministic / ZeRO paths) */
     int64_t buf_n;
@@ -110,6 +113,21 @@ static eva_status mpi_fail(int rc, const char *what) {
         }                                                    \
     } while (0)
 
+void eva_comm_set_bucket_mb(double mb) {
+    if (!(mb > 0)) return;
+    int64_t w = g.world > 0 ? g.world : 1;
+    double f = mb * 1048576.0 / sizeof(float);
+    g.bucket = f > (double)(1 << 28) ? (1 << 28) : (int64_t)f;   /* MPI counts are int */
+    if (g.bucket < 64 * w) g.bucket = 64 * w;
+    g.bucket -= g.bucket % w;                                   /* W pieces of S floats */
+    if (g.buf_n < g.bucket) {   /* the deterministic / ZeRO-1 scratch grows on next use */
+        eva_aligned_free(g.buf_a);
+        eva_aligned_free(g.buf_b);
+        g.buf_a = g.buf_b = NULL;
+        g.buf_n = 0;
+    }
+}
+
 static bool launched_by_mpi(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
 }
@@ -123,14 +141,12 @@ eva_status eva_comm_init(int *argc, char ***argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.world);
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &g.buckets) != MPI_SUCCESS || MPI_Comm_dup(MPI_COMM_WORLD, &g.gathers) != MPI_SUCCESS)
+        return eva_fail(EVA_ERR_IO, "MPI_Comm_dup failed");
     const char *s = getenv("EVA_COMM_TIMEOUT");
     g.timeout = s && atof(s) > 0 ? atof(s) : 300.0;
     s = getenv("EVA_COMM_BUCKET_MB");
-    double mb = s && atof(s) > 0 ? atof(s) : 25.0;
-    g.bucket = (int64_t)(mb * 1048576.0 / sizeof(float));
-    if (g.bucket < 64 * g.world) g.bucket = 64 * (int64_t)g.world;
-    if (g.bucket > (1 << 28)) g.bucket = 1 << 28;   /* MPI counts are int */
-    g.bucket -= g.bucket % g.world;                  /* W pieces of S floats */
+    eva_comm_set_bucket_mb(s && atof(s) > 0 ? atof(s) : 25.0);
     s = getenv("EVA_FAULT_COMM");
     if (s) {
         int r = 0;
@@ -153,8 +169,13 @@ eva_status eva_comm_init(int *argc, char ***argv) {
     return EVA_OK;
 }
 
+static void overlap_free(void);
+
 void eva_comm_finalize(void) {
     if (!g.active) return;
+    overlap_free();
+    MPI_Comm_free(&g.buckets);
+    MPI_Comm_free(&g.gathers);
     eva_aligned_free(g.buf_a);
     eva_aligned_free(g.buf_b);
     g.buf_a = g.buf_b = NULL;
@@ -502,5 +523,290 @@ eva_status eva_comm_gather_shards(const float *mine, float *full, int64_t total)
     op_end(t0);
     free(cnt);
     return rc == MPI_SUCCESS ? EVA_OK : mpi_fail(rc, "MPI_Gatherv (ZeRO-1 optimizer state)");
+}
+
+/* ---- Overlapped reduction (comm.h: eva_comm_overlap_*). The backward reports final gradient
+ * ranges from the top of the block down; [lo, total) is ready, [hi, total) posted. Whenever the
+ * ready-but-unposted part [lo, hi) holds a full bucket, its top bucket is scaled by s_me and
+ * posted; every hook call also tests the requests in flight, which is what makes Open MPI's
+ * non-blocking collectives (libnbc, no progress thread) advance while the backward computes.
+ *
+ * fp32: MPI_Iallreduce(MPI_SUM) in place: the same floats as allreduce_fast (scaling is per
+ * element; with 2 ranks a + b is commutative, so any bucketing gives identical bits).
+ * bf16: why not an MPI_Op on bf16 inside MPI_Iallreduce: every partial sum of a tree or ring
+ * would be rounded to bf16 again (error growing with W and depending on the algorithm). Instead
+ * MPI_Ialltoall hands piece p of every rank's bf16 bucket to rank p, which sums its W pieces
+ * in fp32 (rank order) and rounds once; MPI_Iallgather returns the bf16 pieces. Bytes on the
+ * wire per rank: 2 (W-1)/W x 2 bytes per gradient, half of a ring all-reduce in fp32; two
+ * roundings (input, result) whatever W. */
+typedef struct ov_bucket {
+    int64_t off, len, S;   /* grad[off, off + len); bf16: W pieces of S */
+    int phase;             /* 1: all-reduce (fp32) or all-to-all (bf16) in flight, 2: bf16
+                            * all-gather in flight, 3: done */
+    bool a2a_done;         /* phase 1 request complete (bf16: all-gather not posted yet) */
+    MPI_Request req;
+} ov_bucket;
+
+static struct {
+    bool on;
+    float *grad;
+    int64_t total, lo, hi;   /* ready [lo, total), posted [hi, total) */
+    double w_mine, v_mine, *w_all, *v_all;   /* [W] each */
+    MPI_Request wreq;
+    bool have_scale;
+    double scale, wsum;
+    ov_bucket *b;
+    int nb, cap;
+    uint16_t **stage;        /* [cap] bf16 staging per bucket index (send | recv, 2 S W), reused */
+    int64_t *stage_n;
+    eva_status err;
+    double t_out;            /* when the last hook returned with buckets in flight (0: none) */
+    double hidden;           /* sum of the backward's compute time with buckets in flight */
+} ov;
+
+/* base.h's conversions, inlined for the bucket loops (same rounding: nearest even, NaN kept) */
+static inline uint16_t to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
+}
+static inline float from_bf16(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Entering the communication layer from the backward: count the compute time since the last
+ * hook returned as hidden when buckets were in flight meanwhile. */
+static void ov_enter(double now) {
+    if (ov.t_out > 0) ov.hidden += now - ov.t_out;
+    ov.t_out = 0;
+}
+
+double eva_comm_overlap_seconds(void) { return ov.hidden; }
+void eva_comm_set_compress(eva_comm_compress c) { g.compress = c; }
+
+static void overlap_free(void) {
+    for (int i = 0; i < ov.cap; i++) eva_aligned_free(ov.stage[i]);
+    free(ov.stage);
+    free(ov.stage_n);
+    free(ov.b);
+    free(ov.w_all);
+    ov.stage = NULL;
+    ov.stage_n = NULL;
+    ov.b = NULL;
+    ov.w_all = ov.v_all = NULL;
+    ov.cap = ov.nb = 0;
+    ov.on = false;
+}
+
+eva_status eva_comm_overlap_begin(float *grad, int64_t total, double weight, const eva_param_ref *params, int n) {
+    if (!g.active) return EVA_OK;
+    fault_hook(params, n);   /* counted as one reduction, as eva_comm_allreduce_grads */
+    if (g.world == 1) return EVA_OK;
+    if (ov.on) return eva_fail(EVA_ERR_INVALID_ARG, "overlapped reduction: begin called twice");
+    if (!ov.w_all && !(ov.w_all = malloc(sizeof(double) * 2 * (size_t)g.world)))
+        return eva_fail(EVA_ERR_NOMEM, "out of memory");
+    ov.v_all = ov.w_all + g.world;
+    ov.grad = grad;
+    ov.total = ov.lo = ov.hi = total;
+    ov.nb = 0;
+    ov.have_scale = false;
+    ov.err = EVA_OK;
+    ov.t_out = 0;
+    ov.w_mine = weight;
+    double t0 = op_begin("MPI_Iallgather (weights)");
+    int rc = MPI_Iallgather(&ov.w_mine, 1, MPI_DOUBLE, ov.w_all, 1, MPI_DOUBLE, MPI_COMM_WORLD, &ov.wreq);
+    op_end(t0);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallgather (weights)");
+    ov.on = true;
+    return EVA_OK;
+}
+
+/* s_me = w_me / sum w, waiting for the weight exchange posted by begin (the time spent here is
+ * waiting for the slowest rank's forward). Inside an op_begin/op_end (watchdog armed). */
+static eva_status ov_scale(void) {
+    if (ov.have_scale) return EVA_OK;
+    double t = eva_now_seconds();
+    int rc = MPI_Wait(&ov.wreq, MPI_STATUS_IGNORE);
+    g.wait_seconds += eva_now_seconds() - t;
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallgather (weights)");
+    double wsum = 0;
+    for (int r = 0; r < g.world; r++) wsum += ov.w_all[r];
+    if (!(wsum > 0)) return eva_fail(EVA_ERR_INVALID_ARG, "gradient weights sum to %g over %d ranks", wsum, g.world);
+    ov.wsum = wsum;
+    ov.scale = ov.w_all[g.rank] / wsum;
+    ov.have_scale = true;
+    return EVA_OK;
+}
+
+static eva_status ov_grow(void) {
+    if (ov.nb < ov.cap) return EVA_OK;
+    int cap = ov.cap ? 2 * ov.cap : 16;
+    ov_bucket *b = realloc(ov.b, sizeof *b * (size_t)cap);
+    if (b) ov.b = b;
+    uint16_t **st = realloc(ov.stage, sizeof *st * (size_t)cap);
+    if (st) ov.stage = st;
+    int64_t *sn = realloc(ov.stage_n, sizeof *sn * (size_t)cap);
+    if (sn) ov.stage_n = sn;
+    if (!b || !st || !sn) return eva_fail(EVA_ERR_NOMEM, "out of memory");
+    for (int i = ov.cap; i < cap; i++) {
+        ov.stage[i] = NULL;
+        ov.stage_n[i] = 0;
+    }
+    ov.cap = cap;
+    return EVA_OK;
+}
+
+/* Scale grad[off, off + len) by s_me and post its reduction as bucket ov.nb. */
+static eva_status ov_post(int64_t off, int64_t len) {
+    eva_status st = ov_scale();
+    if (st == EVA_OK) st = ov_grow();
+    if (st != EVA_OK) return st;
+    ov_bucket *bk = &ov.b[ov.nb];
+    int W = g.world;
+    float *p = ov.grad + off;
+    double s = ov.scale;
+    *bk = (ov_bucket){.off = off, .len = len, .S = (len + W - 1) / W, .phase = 1};
+    int rc;
+    if (g.compress == EVA_COMM_BF16) {
+        int64_t need = 2 * bk->S * W;
+        if (ov.stage_n[ov.nb] < need) {
+            eva_aligned_free(ov.stage[ov.nb]);
+            ov.stage_n[ov.nb] = 0;
+            if (!(ov.stage[ov.nb] = eva_aligned_alloc(sizeof(uint16_t) * (size_t)need)))
+                return eva_fail(EVA_ERR_NOMEM, "out of memory for the bf16 gradient buckets");
+            ov.stage_n[ov.nb] = need;
+        }
+        uint16_t *send = ov.stage[ov.nb], *recv = send + bk->S * W;
+        for (int64_t i = 0; i < len; i++) send[i] = to_bf16((float)((double)p[i] * s));
+        for (int64_t i = len; i < bk->S * W; i++) send[i] = 0;
+        rc = MPI_Ialltoall(send, (int)bk->S, MPI_UINT16_T, recv, (int)bk->S, MPI_UINT16_T, g.buckets, &bk->req);
+    } else {
+        for (int64_t i = 0; i < len; i++) p[i] = (float)((double)p[i] * s);
+        rc = MPI_Iallreduce(MPI_IN_PLACE, p, (int)len, MPI_FLOAT, MPI_SUM, g.buckets, &bk->req);
+    }
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, g.compress == EVA_COMM_BF16 ? "MPI_Ialltoall (bf16 gradients)" : "MPI_Iallreduce");
+    ov.nb++;
+    return EVA_OK;
+}
+
+/* The request of bucket k completed: next phase. */
+static eva_status ov_advance(int k) {
+    ov_bucket *bk = &ov.b[k];
+    if (g.compress != EVA_COMM_BF16) {
+        bk->phase = 3;
+        return EVA_OK;
+    }
+    int W = g.world;
+    int64_t S = bk->S;
+    uint16_t *send = ov.stage[k], *recv = send + S * W;
+    if (bk->phase == 1) {   /* my piece: sum of the W ranks' bf16 values in fp32, rounded once */
+        uint16_t *mine = send + (int64_t)g.rank * S;
+        for (int64_t i = 0; i < S; i++) {
+            float acc = 0;
+            for (int r = 0; r < W; r++) acc += from_bf16(recv[(int64_t)r * S + i]);
+            mine[i] = to_bf16(acc);
+        }
+        int rc = MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, send, (int)S, MPI_UINT16_T, g.gathers, &bk->req);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallgather (bf16 gradients)");
+        bk->phase = 2;
+        return EVA_OK;
+    }
+    float *p = ov.grad + bk->off;
+    for (int64_t i = 0; i < bk->len; i++) p[i] = from_bf16(send[i]);
+    bk->phase = 3;
+    return EVA_OK;
+}
+
+/* Test (or, with wait, complete) every bucket in flight, advancing finished ones. Collectives
+ * must be posted in the same order on every rank, and completion order differs between ranks:
+ * so the bf16 all-gathers (g.gathers) are posted strictly in bucket order (a bucket whose
+ * all-to-all finished early waits in phase 1 with `a2a_done` until all before it are posted). */
+static eva_status ov_progress_to(bool wait, int target) {
+    bool in_order = true;   /* every bucket before k has left phase 1 */
+    for (int k = 0; k < ov.nb; k++) {
+        ov_bucket *bk = &ov.b[k];
+        while (bk->phase < target) {
+            if (!bk->a2a_done || bk->phase == 2) {
+                int done = 1;
+                int rc = wait ? MPI_Wait(&bk->req, MPI_STATUS_IGNORE) : MPI_Test(&bk->req, &done, MPI_STATUS_IGNORE);
+                if (rc != MPI_SUCCESS) return mpi_fail(rc, "gradient reduction");
+                if (!done) break;
+                if (bk->phase == 1) bk->a2a_done = true;
+            }
+            if (bk->phase == 1 && !in_order) break;
+            eva_status st = ov_advance(k);
+            if (st != EVA_OK) return st;
+        }
+        if (bk->phase == 1) in_order = false;
+    }
+    return EVA_OK;
+}
+
+/* wait: every all-to-all first (posting the all-gathers in order), then the all-gathers, so
+ * the buckets' second phases travel together instead of one after the other. */
+static eva_status ov_progress(bool wait) {
+    eva_status st = wait ? ov_progress_to(true, 2) : EVA_OK;
+    return st == EVA_OK ? ov_progress_to(wait, 3) : st;
+}
+
+void eva_comm_grad_ready(void *user, int64_t begin, int64_t end) {
+    (void)user;
+    if (!ov.on || ov.err != EVA_OK) return;
+    double t0 = op_begin("gradient buckets (backward hook)");
+    ov_enter(t0);
+    eva_status st = EVA_OK;
+    if (end != ov.lo || begin > end || begin < 0)
+        st = eva_fail(EVA_ERR_INVALID_ARG, "gradient range [%lld, %lld) reported out of order (expected one ending at %lld)",
+                      (long long)begin, (long long)end, (long long)ov.lo);
+    else
+        ov.lo = begin;
+    while (st == EVA_OK && ov.hi - ov.lo >= g.bucket) {
+        st = ov_post(ov.hi - g.bucket, g.bucket);
+        ov.hi -= g.bucket;
+    }
+    if (st == EVA_OK) st = ov_progress(false);
+    op_end(t0);
+    ov.err = st;
+    for (int k = 0; k < ov.nb && st == EVA_OK; k++)
+        if (ov.b[k].phase < 3) {
+            ov.t_out = eva_now_seconds();
+            break;
+        }
+}
+
+eva_status eva_comm_overlap_finish(double *value, double *weight) {
+    if (!ov.on) return EVA_OK;
+    double t0 = op_begin("MPI_Iallreduce (gradients)");
+    eva_status st = ov.err;
+    if (st == EVA_OK && ov.lo != 0)
+        st = eva_fail(EVA_ERR_INVALID_ARG, "the backward reported gradients [%lld, %lld) only", (long long)ov.lo,
+                      (long long)ov.total);
+    ov_enter(t0);
+    while (st == EVA_OK && ov.hi > 0) {   /* the rest, in buckets, top down */
+        int64_t len = EVA_MIN(g.bucket, ov.hi);
+        st = ov_post(ov.hi - len, len);
+        ov.hi -= len;
+    }
+    if (st == EVA_OK) st = ov_scale();   /* also when total is 0 */
+    MPI_Request vreq;
+    ov.v_mine = *value;
+    if (st == EVA_OK) {
+        int rc = MPI_Iallgather(&ov.v_mine, 1, MPI_DOUBLE, ov.v_all, 1, MPI_DOUBLE, MPI_COMM_WORLD, &vreq);
+        if (rc != MPI_SUCCESS) st = mpi_fail(rc, "MPI_Iallgather (loss)");
+        if (st == EVA_OK) st = ov_progress(true);
+        if (st == EVA_OK && (rc = MPI_Wait(&vreq, MPI_STATUS_IGNORE)) != MPI_SUCCESS) st = mpi_fail(rc, "MPI_Iallgather (loss)");
+    }
+    op_end(t0);
+    ov.on = false;
+    if (st != EVA_OK) return st;
+    double v = 0;
+    for (int r = 0; r < g.world; r++) v += ov.w_all[r] / ov.wsum * ov.v_all[r];   /* rank order: as exchange_weights */
+    *value = v;
+    *weight = ov.wsum;
+    return EVA_OK;
 }
 #endif

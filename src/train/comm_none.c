@@ -38,4 +38,13 @@ eva_status eva_comm_gather_shards(const float *mine, float *full, int64_t total)
     if (full && full != mine && total > 0) memmove(full, mine, sizeof(float) * (size_t)total);
     return EVA_OK;
 }
+void eva_comm_set_compress(eva_comm_compress c) { (void)c; }
+void eva_comm_set_bucket_mb(double mb) { (void)mb; }
+eva_status eva_comm_overlap_begin(float *grad, int64_t total, double weight, const eva_param_ref *params, int n) {
+    (void)grad; (void)total; (void)weight; (void)params; (void)n;
+    return EVA_OK;
+}
+void eva_comm_grad_ready(void *user, int64_t begin, int64_t end) { (void)user; (void)begin; (void)end; }
+eva_status eva_comm_overlap_finish(double *value, double *weight) { (void)value; (void)weight; return EVA_OK; }
+double eva_comm_overlap_seconds(void) { return 0; }
 #endif

@@ -390,6 +390,12 @@ eva_status eva_augment(const eva_image *img, const eva_aug_params *p, eva_rng *r
                         *b = t;
                     }
         }
+        /* timm: RandomResizedCrop -> flip -> RandAugment -> ToTensor -> Normalize */
+        if (p->kind == EVA_AUG_FINETUNE && p->randaug.num_ops > 0 && st == EVA_OK) {
+            uint8_t fill[3];
+            eva_randaug_fill(p->mean, fill);
+            st = eva_randaug_apply(&p->randaug, fill, rng, crop, S, S);
+        }
     }
     if (st == EVA_OK) eva_normalize_chw(crop, S, p->mean, p->std, out);
     free(crop);

@@ -10,6 +10,7 @@
 #define EVA_TRAIN_DATA_H
 
 #include "base/base.h"
+#include "train/randaugment.h"
 
 typedef struct eva_dataset eva_dataset;
 
@@ -40,6 +41,7 @@ typedef struct eva_aug_params {
     float scale_min, scale_max, ratio_min, ratio_max, flip_p;
     float crop_pct;       /* EVAL only */
     float mean[3], std[3];
+    eva_randaug randaug;  /* FINETUNE only: after crop + flip, before normalising (num_ops 0: off) */
 } eva_aug_params;
 
 eva_aug_params eva_aug_defaults(eva_aug_kind kind, int size);
@@ -48,7 +50,8 @@ eva_aug_params eva_aug_defaults(eva_aug_kind kind, int size);
  * centre fallback (ratio clamped). Returns x0, y0, w, h. */
 void eva_rrc_params(int W, int H, const eva_aug_params *p, eva_rng *rng, int *x0, int *y0, int *w, int *h);
 /* Augment one decoded image into out [3, S, S] (normalised float) — the box is cut and resized with
- * Pillow's fixed-point bicubic, exactly as PIL crop + resize. */
+ * Pillow's fixed-point bicubic, exactly as PIL crop + resize; FINETUNE then applies RandAugment
+ * when p->randaug is on (fill = round(255 x mean)), drawing from the same rng after the crop. */
 eva_status eva_augment(const eva_image *img, const eva_aug_params *p, eva_rng *rng, float *out);
 
 /* The loader. */

@@ -123,7 +123,9 @@ static void config_meta(eva_ckpt_meta *m, const eva_finetune_config *c, int clas
     eva_meta_set(m, "cfg.cutmix", "%.17g", c->cutmix);
     eva_meta_set(m, "cfg.ema", "%.17g", c->ema_decay);
     eva_meta_set(m, "cfg.scale_min", "%.17g", c->scale_min);
+    eva_meta_set(m, "cfg.aa", "%s", c->aa ? c->aa : "none");
     eva_meta_set(m, "cfg.stop_grad_conv1", "%d", c->stop_grad_conv1);
+    eva_meta_set(m, "cfg.precision", "%s", c->bf16 ? "bf16" : "fp32");
     eva_meta_set(m, "cfg.seed", "%llu", (unsigned long long)c->seed);
 }
 
@@ -136,6 +138,8 @@ static void config_from_meta(eva_finetune_config *c, const eva_ckpt_meta *m) {
     GD(layer_decay, "cfg.layer_decay"); GD(drop_path, "cfg.drop_path"); GD(smoothing, "cfg.smoothing");
     GD(mixup, "cfg.mixup"); GD(cutmix, "cfg.cutmix"); GD(ema_decay, "cfg.ema");
     GD(scale_min, "cfg.scale_min");
+    const char *prec = eva_meta_get(m, "cfg.precision");
+    if (prec) c->bf16 = !strcmp(prec, "bf16");
 #undef GI
 #undef GD
     c->steps = eva_meta_get_i64(m, "cfg.steps", c->steps);
@@ -143,6 +147,8 @@ static void config_from_meta(eva_finetune_config *c, const eva_ckpt_meta *m) {
     if (!c->data) c->data = eva_meta_get(m, "cfg.data");
     if (!c->val) c->val = eva_meta_get(m, "cfg.val");
     if (!c->init) c->init = eva_meta_get(m, "cfg.init");
+    const char *aa = eva_meta_get(m, "cfg.aa");   /* runs from before --aa recorded none: off */
+    if (aa) c->aa = aa;
 }
 
 /* The result file: live weights under their official names, EMA weights as "model_ema.<name>"
@@ -229,6 +235,12 @@ eva_status eva_finetune_run(const eva_finetune_config *cfg_in, eva_train_progres
                                .heads = c.heads, .mlp = c.mlp, .num_classes = C, .stop_grad_conv1 = c.stop_grad_conv1 != 0,
                                .ln_eps = 1e-6f, .drop_path = c.drop_path, .seed = c.seed};
     if ((st = eva_vit_train_create(&vc, c.threads, &m)) != EVA_OK) goto done;
+    m->checkpoint_activations = c.checkpoint_activations;
+    m->bf16 = c.bf16;
+    snprintf(msg, sizeof msg, "model %.1f M parameters, %.0f MB of activations per step (batch %d, %s, %s)",
+             m->total / 1e6, eva_vit_train_activation_bytes(m, c.batch) / 1e6, c.batch,
+             c.checkpoint_activations ? "recomputed per block" : "stored", c.bf16 ? "bf16 products" : "fp32");
+    if (fn && root) fn(&(eva_train_progress){.event = "memory", .message = msg}, user);
     eva_init_config ic = eva_init_config_finetune();
     if ((st = eva_init_vit_params(m->params, m->n_params, &ic, c.seed)) != EVA_OK) goto done;
     if (c.init && !c.resume) {
@@ -243,6 +255,7 @@ eva_status eva_finetune_run(const eva_finetune_config *cfg_in, eva_train_progres
     eva_loader_params lp = {.batch = c.batch, .threads = c.loader_threads, .prefetch = 2, .seed = c.seed, .shuffle = true,
                             .drop_last = true, .rank = c.rank, .world = c.world, .aug = eva_aug_defaults(EVA_AUG_FINETUNE, c.size)};
     lp.aug.scale_min = (float)c.scale_min;
+    if ((st = eva_randaug_parse(c.aa, &lp.aug.randaug)) != EVA_OK) { eva_fail_context(st, "--aa"); goto done; }
     if ((st = eva_loader_create(ds, &lp, &loader)) != EVA_OK) goto done;
     int64_t per_epoch = eva_loader_batches_per_epoch(loader);
     int64_t total = c.steps > 0 ? c.steps : per_epoch * c.epochs;
@@ -310,9 +323,19 @@ eva_status eva_finetune_run(const eva_finetune_config *cfg_in, eva_train_progres
         }
         eva_soft_targets(labels, n, C, c.smoothing, lam, targets);
         double loss = 0;
-        if ((st = eva_vit_train_cls_step(m, images, n, targets, NULL, &loss)) != EVA_OK) break;
+        /* data parallel: the gradient reduction overlaps the backward (comm.h); weight n is known */
+        if (c.world > 1) {
+            eva_comm_set_compress(c.grad_bf16 ? EVA_COMM_BF16 : EVA_COMM_FP32);
+            if ((st = eva_comm_overlap_begin(m->grad_mem, m->total, n, m->params, m->n_params)) != EVA_OK) break;
+            if (!c.no_overlap) m->grad_ready = eva_comm_grad_ready;
+        }
+        st = eva_vit_train_cls_step(m, images, n, targets, NULL, &loss);
+        m->grad_ready = NULL;
+        if (st != EVA_OK) break;
         double weight = n;
-        if ((st = eva_comm_allreduce_grads(m->params, m->n_params, &loss, &weight)) != EVA_OK) break;
+        if (c.world > 1 && c.no_overlap) eva_comm_grad_ready(NULL, 0, m->total);
+        st = c.world > 1 ? eva_comm_overlap_finish(&loss, &weight) : eva_comm_allreduce_grads(m->params, m->n_params, &loss, &weight);
+        if (st != EVA_OK) break;
         double gnorm = eva_grad_global_norm(m->params, m->n_params);
         double coef = c.clip_grad > 0 ? eva_grad_clip_coef(gnorm, c.clip_grad) : 1.0;
         double lr = eva_cosine_schedule_at(&sched, step);
@@ -349,6 +372,11 @@ eva_status eva_finetune_run(const eva_finetune_config *cfg_in, eva_train_progres
             }
         }
         bool stop = c.stop && *c.stop;
+        if (c.world > 1) {   /* the signal may reach the ranks at different steps: stop together */
+            double any = stop;
+            if ((st = eva_comm_allreduce_sum(&any, 1)) != EVA_OK) break;
+            stop = any > 0;
+        }
         if (root && (step == total || stop || (c.ckpt_every > 0 && step % c.ckpt_every == 0))) {
             eva_meta_set(&meta, "train.forward_count", "%llu", (unsigned long long)m->step);
             if ((st = eva_ckpt_save_extra(c.out_dir, step, m->params, m->n_params, opt, ema_refs, m->n_params, &meta,

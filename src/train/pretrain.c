@@ -66,7 +66,8 @@ int eva_vit_train_param_shape(const eva_vit_train_config *c, const char *name, i
 static void add_config_meta(eva_ckpt_meta *m, const eva_pretrain_config *c, const eva_vit_train_config *vc, double lr,
                             double min_lr, double warmup, int mask_count, int min_block) {
     eva_meta_set(m, "cfg.data", "%s", c->data);
-    eva_meta_set(m, "cfg.teacher", "%s", c->teacher);
+    if (c->teacher) eva_meta_set(m, "cfg.teacher", "%s", c->teacher);
+    if (c->teacher_cache) eva_meta_set(m, "cfg.teacher_cache", "%s", c->teacher_cache);
     eva_meta_set(m, "cfg.teacher_block", "%d", c->teacher_block);
     eva_meta_set(m, "cfg.width", "%d", vc->width);
     eva_meta_set(m, "cfg.depth", "%d", vc->depth);
@@ -83,6 +84,7 @@ static void add_config_meta(eva_ckpt_meta *m, const eva_pretrain_config *c, cons
     eva_meta_set(m, "cfg.weight_decay", "%.17g", c->weight_decay);
     eva_meta_set(m, "cfg.clip_grad", "%.17g", c->clip_grad);
     eva_meta_set(m, "cfg.drop_path", "%.17g", c->drop_path);
+    eva_meta_set(m, "cfg.precision", "%s", c->bf16 ? "bf16" : "fp32");
     eva_meta_set(m, "cfg.mask_count", "%d", mask_count);
     eva_meta_set(m, "cfg.min_block", "%d", min_block);
     eva_meta_set(m, "cfg.seed", "%llu", (unsigned long long)c->seed);
@@ -104,6 +106,8 @@ static void config_from_meta(eva_pretrain_config *c, const eva_ckpt_meta *m) {
 #undef GD
     c->seed = (uint64_t)eva_meta_get_i64(m, "cfg.seed", (int64_t)c->seed);
     c->steps = eva_meta_get_i64(m, "cfg.steps", c->steps);
+    const char *prec = eva_meta_get(m, "cfg.precision");
+    if (prec) c->bf16 = !strcmp(prec, "bf16");
 }
 
 /* ---- ZeRO-1: this rank's AdamW state covers [begin, end) of the flat parameter block; the
@@ -218,6 +222,12 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     bool zero = c.zero1 && c.world > 1;
     zero_shard zs = {0};
     eva_comm_set_deterministic(c.deterministic);
+    /* the default reduction runs overlapped with the backward (comm.h); --deterministic and
+     * ZeRO-1 keep their blocking paths */
+    bool overlap = c.world > 1 && !zero && !c.deterministic;
+    if (c.grad_bf16 && c.world > 1 && !overlap)
+        return eva_fail(EVA_ERR_INVALID_ARG, "--grad-compress bf16 works with the default reduction only (not --deterministic, --zero1)");
+    eva_comm_set_compress(c.grad_bf16 ? EVA_COMM_BF16 : EVA_COMM_FP32);
 
     if (!c.out_dir) return eva_fail(EVA_ERR_INVALID_ARG, "pretrain needs a run folder");
     if (mkdir(c.out_dir, 0755) != 0 && errno != EEXIST)
@@ -235,7 +245,10 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
         int64_t keep_steps = c.steps;
         config_from_meta(&c, &resume_meta);
         if (!c.data) c.data = eva_meta_get(&resume_meta, "cfg.data");
-        if (!c.teacher) c.teacher = eva_meta_get(&resume_meta, "cfg.teacher");
+        if (!c.teacher && !c.teacher_cache) {   /* the run's own teacher source, cached or online */
+            c.teacher_cache = eva_meta_get(&resume_meta, "cfg.teacher_cache");
+            if (!c.teacher_cache) c.teacher = eva_meta_get(&resume_meta, "cfg.teacher");
+        }
         if (keep_steps > 0) c.steps = keep_steps;
         int64_t gb = eva_meta_get_i64(&resume_meta, "cfg.global_batch", 0);
         if (gb > 0) {
@@ -245,17 +258,21 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
             c.batch = (int)(gb / c.world);
         }
     }
-    if (!c.data || !c.teacher) return eva_fail(EVA_ERR_INVALID_ARG, "pretrain needs --data and --teacher");
+    if (!c.data || (!c.teacher == !c.teacher_cache))
+        return eva_fail(EVA_ERR_INVALID_ARG, "pretrain needs --data and one of --teacher, --teacher-cache");
+    const char *teacher_name = c.teacher_cache ? c.teacher_cache : c.teacher;
     if (c.size % c.patch != 0) return eva_fail(EVA_ERR_INVALID_ARG, "--size %d is not a multiple of --patch %d", c.size, c.patch);
     if (c.width % c.heads != 0) return eva_fail(EVA_ERR_INVALID_ARG, "--width %d is not a multiple of --heads %d", c.width, c.heads);
     if (c.batch < 1) return eva_fail(EVA_ERR_INVALID_ARG, "--batch must be at least 1");
     int G = c.size / c.patch, Np = G * G;
 
     if ((st = eva_dataset_open(c.data, &ds)) != EVA_OK) goto done;
-    if ((st = eva_target_open(c.teacher, c.size, c.teacher_block, c.threads, &teacher)) != EVA_OK) goto done;
+    if ((st = c.teacher_cache ? eva_target_open_cache(c.teacher_cache, &teacher)
+                              : eva_target_open(c.teacher, c.size, c.teacher_block, c.threads, &teacher)) != EVA_OK)
+        goto done;
     if (eva_target_rows(teacher) != Np) {
         st = eva_fail(EVA_ERR_SHAPE, "teacher %s gives %d patch features at %d px, the student (patch %d) has %d: the patch grids "
-                      "must match (choose --patch or a teacher with the same grid)", c.teacher, eva_target_rows(teacher),
+                      "must match (choose --patch or a teacher with the same grid)", teacher_name, eva_target_rows(teacher),
                       c.size, c.patch, Np);
         goto done;
     }
@@ -275,6 +292,12 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
                                .heads = c.heads, .mlp = c.mlp, .lm_dim = Dt, .ln_eps = 1e-6f, .drop_path = c.drop_path,
                                .seed = c.seed ^ ((uint64_t)c.rank * 0x9e3779b97f4a7c15ull)};   /* drop path: own draws per rank */
     if ((st = eva_vit_train_create(&vc, c.threads, &m)) != EVA_OK) goto done;
+    m->checkpoint_activations = c.checkpoint_activations;
+    m->bf16 = c.bf16;
+    snprintf(msg, sizeof msg, "student %.1f M parameters, %.0f MB of activations per step (batch %d, %s, %s)",
+             m->total / 1e6, eva_vit_train_activation_bytes(m, c.batch) / 1e6, c.batch,
+             c.checkpoint_activations ? "recomputed per block" : "stored", c.bf16 ? "bf16 products" : "fp32");
+    if (fn && root) fn(&(eva_train_progress){.event = "memory", .message = msg}, user);
     eva_init_config ic = eva_init_config_pretrain();
     if ((st = eva_init_vit_params(m->params, m->n_params, &ic, c.seed)) != EVA_OK) goto done;
     eva_adamw_config ac = eva_adamw_config_pretrain(c.depth);
@@ -294,6 +317,7 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     if ((st = eva_loader_create(ds, &lp, &loader)) != EVA_OK) goto done;
     int64_t per_epoch = eva_loader_batches_per_epoch(loader);
     int64_t total = c.steps > 0 ? c.steps : per_epoch * c.epochs;
+    if ((st = eva_target_check_run(teacher, ds, c.size, c.batch, c.seed, c.world, total)) != EVA_OK) goto done;
     eva_cosine_schedule sched;
     /* with --steps the warm-up + cosine schedule spans exactly those steps; else the epochs */
     int64_t warmup_steps = (int64_t)llround(warmup * per_epoch);
@@ -355,10 +379,18 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
             eva_rng r = eva_rng_make(c.seed ^ 0x6d61736bull, ((uint64_t)step << 32) + (uint64_t)sample_ids[b]);
             eva_mask_generate(&mc, &r, masks + (size_t)b * Np);
         }
-        if ((st = eva_target_features(teacher, images, n, targets)) != EVA_OK) goto done;
+        if ((st = eva_target_features_at(teacher, step, sample_ids, images, n, targets)) != EVA_OK) goto done;
         int M = 0;
         double loss = 0;
-        if ((st = eva_vit_train_mim_step(m, images, n, masks, targets, NULL, &M, &loss)) != EVA_OK) goto done;
+        if (overlap) {   /* the weight (masked tokens) is known before the forward */
+            int64_t mk = 0;
+            for (size_t i = 0; i < (size_t)n * Np; i++) mk += masks[i] != 0;
+            if ((st = eva_comm_overlap_begin(m->grad_mem, m->total, (double)mk, m->params, m->n_params)) != EVA_OK) goto done;
+            if (!c.no_overlap) m->grad_ready = eva_comm_grad_ready;
+        }
+        st = eva_vit_train_mim_step(m, images, n, masks, targets, NULL, &M, &loss);
+        m->grad_ready = NULL;
+        if (st != EVA_OK) goto done;
         double weight = M, gnorm;
         if (zero) {
             /* ZeRO-1: average only this rank's shard, norm from the shards' sums of squares,
@@ -373,7 +405,9 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
             if ((st = eva_comm_allreduce_sum(&ss, 1)) != EVA_OK) goto done;
             gnorm = sqrt(ss);
         } else {
-            if ((st = eva_comm_allreduce_grads(m->params, m->n_params, &loss, &weight)) != EVA_OK) goto done;
+            if (overlap && c.no_overlap) eva_comm_grad_ready(NULL, 0, m->total);   /* all at once, after the backward */
+            st = overlap ? eva_comm_overlap_finish(&loss, &weight) : eva_comm_allreduce_grads(m->params, m->n_params, &loss, &weight);
+            if (st != EVA_OK) goto done;
             gnorm = eva_grad_global_norm(m->params, m->n_params);
         }
         double coef = eva_grad_clip_coef(gnorm, c.clip_grad);
@@ -430,12 +464,18 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     }
     if (c.world > 1 && step > first_step) {
         double wall = eva_now_seconds() - t_start;
+        const char *mode = c.deterministic ? "deterministic"
+                           : !overlap      ? "MPI all-reduce"
+                           : c.no_overlap  ? (c.grad_bf16 ? "MPI all-reduce after the backward, bf16" : "MPI all-reduce after the backward")
+                                           : (c.grad_bf16 ? "MPI all-reduce overlapped with the backward, bf16"
+                                                          : "MPI all-reduce overlapped with the backward");
         snprintf(msg, sizeof msg,
                  "%d ranks (%s%s): communication %.3f s of %.3f s on rank 0 (%.1f%%; waiting for the slowest rank %.3f s, "
-                 "transfers %.3f s = %.1f%%), %.2f images/s",
-                 c.world, c.deterministic ? "deterministic" : "MPI all-reduce", zero ? ", ZeRO-1" : "", eva_comm_seconds(), wall,
+                 "transfers %.3f s = %.1f%%; in flight during the backward %.3f s), %.2f images/s",
+                 c.world, mode, zero ? ", ZeRO-1" : "", eva_comm_seconds(), wall,
                  100.0 * eva_comm_seconds() / wall, eva_comm_wait_seconds(), eva_comm_seconds() - eva_comm_wait_seconds(),
-                 100.0 * (eva_comm_seconds() - eva_comm_wait_seconds()) / wall, (double)(step - first_step) * global_batch / wall);
+                 100.0 * (eva_comm_seconds() - eva_comm_wait_seconds()) / wall, eva_comm_overlap_seconds(),
+                 (double)(step - first_step) * global_batch / wall);
         if (fn) fn(&(eva_train_progress){.step = step, .total_steps = total, .event = "comm", .message = msg}, user);
     }
     if (root) {
@@ -444,7 +484,7 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
         eva_meta_set(&mm, "eva.arch", "custom");
         eva_meta_set(&mm, "eva.heads", "%d", c.heads);
         eva_meta_set(&mm, "eva.pooling", "mim");
-        eva_meta_set(&mm, "eva.source", "eva pretrain (%s, teacher %s, %lld steps)", c.data, c.teacher, (long long)step);
+        eva_meta_set(&mm, "eva.source", "eva pretrain (%s, teacher %s, %lld steps)", c.data, teacher_name, (long long)step);
         for (int i = 0; i < meta.n; i++) eva_meta_set(&mm, meta.items[i].key, "%s", meta.items[i].value);
         char path[4096];
         snprintf(path, sizeof path, "%s/model.safetensors", c.out_dir);

@@ -18,6 +18,7 @@ typedef struct eva_pretrain_config {
     const char *data;          /* folder, IDX file, or fashion-mnist:train */
     const char *teacher;       /* CLIP vision tower (.pt/.safetensors) or any EVA checkpoint */
     int teacher_block;         /* EVA teacher: features after this block (-1: final tokens) */
+    const char *teacher_cache; /* instead of teacher: its features precomputed (teacher_cache.h) */
     const char *out_dir;
     bool resume;               /* continue the newest readable checkpoint in out_dir */
     /* student */
@@ -37,6 +38,10 @@ typedef struct eva_pretrain_config {
     bool deterministic;        /* fixed-order gradient reduction (comm.h) */
     bool zero1;                /* AdamW state sharded over the ranks (ZeRO stage 1) */
     int check_every;           /* compare a parameter checksum across ranks every K steps (0: off) */
+    bool no_overlap;           /* reduce after the backward instead of during it (measurements) */
+    bool grad_bf16;            /* gradients travel as bf16 (comm.h eva_comm_set_compress) */
+    bool checkpoint_activations;   /* recompute block activations in the backward (less memory) */
+    bool bf16;                 /* bf16 mixed precision (vit_train.h); recorded, kept on resume */
     volatile sig_atomic_t *stop;   /* set asynchronously (SIGINT): checkpoint and return */
 } eva_pretrain_config;
 

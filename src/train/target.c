@@ -1,5 +1,6 @@
 /* target.c — teacher features from a CLIP vision tower or an EVA model. */
 #include "train/target.h"
+#include "train/teacher_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@ struct eva_target {
     eva_teacher *clip;
     eva_model *eva;
     eva_ctx *ctx;
+    eva_teacher_cache *cache;
     int img_size, block, rows, dim, tokens;
     float *tmp;          /* EVA: [B, N, D] tokens of the current batch */
     int tmp_batch;
@@ -60,15 +62,17 @@ void eva_target_free(eva_target *t) {
     eva_teacher_free(t->clip);
     eva_ctx_free(t->ctx);
     eva_model_free(t->eva);
+    eva_teacher_cache_free(t->cache);
     free(t->tmp);
     free(t);
 }
 
 int eva_target_rows(const eva_target *t) { return t->rows; }
 int eva_target_dim(const eva_target *t) { return t->dim; }
-const char *eva_target_kind(const eva_target *t) { return t->clip ? "clip" : "eva"; }
+const char *eva_target_kind(const eva_target *t) { return t->cache ? "cache" : t->clip ? "clip" : "eva"; }
 
 eva_status eva_target_features(eva_target *t, const float *images, int B, float *out) {
+    if (t->cache) return eva_fail(EVA_ERR_INVALID_ARG, "a cached teacher is read by step (eva_target_features_at)");
     if (t->clip) {
         eva_teacher_options o = eva_teacher_default_options();
         if (t->block >= 0) o.layer = t->block + 1;
@@ -96,4 +100,32 @@ eva_status eva_target_features(eva_target *t, const float *images, int B, float 
     for (int b = 0; b < B; b++)   /* drop the cls row */
         memcpy(out + (size_t)b * t->rows * t->dim, t->tmp + per * b + t->dim, sizeof(float) * (size_t)t->rows * t->dim);
     return EVA_OK;
+}
+
+eva_status eva_target_open_cache(const char *path, eva_target **out) {
+    *out = NULL;
+    eva_target *t = eva_calloc(1, sizeof *t);
+    if (!t) return EVA_ERR_NOMEM;
+    eva_status st = eva_teacher_cache_open(path, &t->cache);
+    if (st != EVA_OK) {
+        free(t);
+        return st;
+    }
+    const eva_teacher_cache_info *i = eva_teacher_cache_get_info(t->cache);
+    t->img_size = i->size;
+    t->block = i->teacher_block;
+    t->rows = i->rows;
+    t->dim = i->dim;
+    *out = t;
+    return EVA_OK;
+}
+
+eva_status eva_target_check_run(const eva_target *t, const struct eva_dataset *ds, int size, int batch, uint64_t seed, int world,
+                                int64_t total_steps) {
+    return t->cache ? eva_teacher_cache_check(t->cache, ds, size, batch, seed, world, total_steps) : EVA_OK;
+}
+
+eva_status eva_target_features_at(eva_target *t, int64_t step, const int64_t *indices, const float *images, int B, float *out) {
+    if (t->cache) return eva_teacher_cache_read(t->cache, step, B, indices, images, out);
+    return eva_target_features(t, images, B, out);
 }

@@ -3,7 +3,7 @@
 #include "train/vit_train.h"
 
 #include "ops/backward.h"
-#include "ops/gemm.h"
+#include "ops/gemm_lowp.h"
 #include "ops/ops.h"
 #include "train/mim.h"
 
@@ -114,8 +114,13 @@ typedef struct {
 
 struct eva_vit_train_acts {
     int B;
+    bool checkpointed;          /* blk[] hold only x_in and the keeps; `work` the rest, shared */
     eva_arena arena;
     block_acts *blk;            /* [L] */
+    block_acts work;            /* intermediates of the block being (re)computed (checkpointing) */
+    float *x_recompute;         /* [BN, D] discarded block output of a recomputation */
+    bool bf16;                  /* bf16 operand copies below allocated */
+    float *bf_a, *bf_b, *bf_w;  /* bf16-rounded copies of a product's two activations / weight */
     float *x_out;               /* [BN, D] output of the last block */
     float *cols;                /* [B Np, C P P] */
     float *e;                   /* [B Np, D] patch embedding */
@@ -136,6 +141,9 @@ struct eva_vit_train_acts {
 
 static void acts_free(eva_vit_train_acts *a) {
     if (!a) return;
+    eva_aligned_free(a->bf_a);
+    eva_aligned_free(a->bf_b);
+    eva_aligned_free(a->bf_w);
     free(a->pooled);
     free(a->pooled_n);
     free(a->dpooled);
@@ -149,48 +157,100 @@ static void acts_free(eva_vit_train_acts *a) {
     free(a);
 }
 
-static eva_status ensure_acts(eva_vit_train *m, int B) {
-    if (m->acts && m->acts->B == B) return EVA_OK;
-    acts_free(m->acts);
-    m->acts = NULL;
-    const eva_vit_train_config *c = &m->cfg;
+/* Activation sizes of a batch: bytes of each per-block slice, of the shared slices, and the total
+ * (arena-rounded) for the checkpointing mode `ckpt`. */
+enum { BLOCK_SLICES = 13, SHARED_SLICES = 22 };
+static const bool k_kept_when_checkpointed[BLOCK_SLICES] = {true, false, false, false, false, false, false,
+                                                            false, false, false, false, true, true};
+
+static size_t acts_layout(const eva_vit_train_config *c, int B, bool ckpt, size_t per_block[BLOCK_SLICES],
+                          size_t shared[SHARED_SLICES]) {
     size_t G = (size_t)(c->img_size / c->patch), Np = G * G, N = Np + 1, BN = (size_t)B * N;
     size_t D = (size_t)c->width, F = (size_t)c->mlp, L = (size_t)c->depth, H = (size_t)c->heads;
     size_t Dt = (size_t)c->lm_dim, K = (size_t)c->in_chans * c->patch * c->patch, BNp = (size_t)B * Np;
-    /* sizes in bytes of every slice, in the order they are carved below */
-    size_t per_block[14] = {BN * D * 4, BN * D * 4, BN * 8, BN * 8, BN * 8, BN * 8, BN * 3 * D * 4, BN * D * 4,
-                            (size_t)B * H * N * 4, BN * F * 4, BN * F * 4, (size_t)B * 4, (size_t)B * 4, 0};
-    size_t shared[22] = {BN * D * 4, BNp * K * 4, BNp * D * 4, BN * D * 4, BN * D * 4, BN * D * 4, BN * D * 4,
-                         BN * D * 4, BN * 3 * D * 4, BN * F * 4, 3 * D * 4, 3 * D * 4, BNp * D * 4, BNp * D * 4,
-                         BNp * Dt * 4, BNp * Dt * 4, BNp * Dt * 4, BNp * D * 4, BNp * D * 4, BNp * 8, BNp * 8,
-                         BNp * sizeof(int)};
+    size_t pb[BLOCK_SLICES] = {BN * D * 4, BN * D * 4, BN * 8, BN * 8, BN * 8, BN * 8, BN * 3 * D * 4, BN * D * 4,
+                               (size_t)B * H * N * 4, BN * F * 4, BN * F * 4, (size_t)B * 4, (size_t)B * 4};
+    size_t sh[SHARED_SLICES] = {BN * D * 4, BNp * K * 4, BNp * D * 4, BN * D * 4, BN * D * 4, BN * D * 4, BN * D * 4,
+                                BN * D * 4, BN * 3 * D * 4, BN * F * 4, 3 * D * 4, 3 * D * 4, BNp * D * 4, BNp * D * 4,
+                                BNp * Dt * 4, BNp * Dt * 4, BNp * Dt * 4, BNp * D * 4, BNp * D * 4, BNp * 8, BNp * 8,
+                                BNp * sizeof(int)};
+    memcpy(per_block, pb, sizeof pb);
+    memcpy(shared, sh, sizeof sh);
     size_t total = 0;
-    for (size_t l = 0; l < L; l++)
-        for (int i = 0; i < 13; i++) total += eva_arena_round(per_block[i]);
-    for (int i = 0; i < 22; i++) total += eva_arena_round(shared[i]);
+    for (int i = 0; i < BLOCK_SLICES; i++) {
+        if (!ckpt || k_kept_when_checkpointed[i])
+            total += L * eva_arena_round(pb[i]);
+        else
+            total += eva_arena_round(pb[i]);   /* the one shared working set */
+    }
+    if (ckpt) total += eva_arena_round(BN * D * 4);   /* x_recompute */
+    for (int i = 0; i < SHARED_SLICES; i++) total += eva_arena_round(sh[i]);
+    return total;
+}
+
+size_t eva_vit_train_activation_bytes(const eva_vit_train *m, int B) {
+    size_t pb[BLOCK_SLICES], sh[SHARED_SLICES];
+    return m && B > 0 ? acts_layout(&m->cfg, B, m->checkpoint_activations, pb, sh) : 0;
+}
+
+static eva_status ensure_acts(eva_vit_train *m, int B) {
+    if (m->acts && m->acts->B == B && m->acts->checkpointed == m->checkpoint_activations && m->acts->bf16 == m->bf16)
+        return EVA_OK;
+    acts_free(m->acts);
+    m->acts = NULL;
+    const eva_vit_train_config *c = &m->cfg;
+    const bool ckpt = m->checkpoint_activations;
+    size_t D = (size_t)c->width, L = (size_t)c->depth;
+    size_t per_block[BLOCK_SLICES], shared[SHARED_SLICES];
+    size_t total = acts_layout(c, B, ckpt, per_block, shared);
     eva_vit_train_acts *a = eva_calloc(1, sizeof *a);
     if (!a) return EVA_ERR_NOMEM;
     a->blk = eva_calloc(L, sizeof *a->blk);
     if (!a->blk || eva_arena_init(&a->arena, total) != EVA_OK) {
         acts_free(a);
-        return eva_fail(EVA_ERR_NOMEM, "cannot allocate %.1f MB of training activations for batch %d", total / 1e6, B);
+        return eva_fail(EVA_ERR_NOMEM, "cannot allocate %.1f MB of training activations for batch %d%s", total / 1e6, B,
+                        ckpt ? "" : " (--checkpoint-activations needs less)");
     }
+    a->checkpointed = ckpt;
     eva_arena *ar = &a->arena;
-    for (size_t l = 0; l < L; l++) {
-        block_acts *k = &a->blk[l];
-        void **slots[13] = {(void **)&k->x_in, (void **)&k->x_mid, (void **)&k->mu1, (void **)&k->rs1,
-                            (void **)&k->mu2,  (void **)&k->rs2,   (void **)&k->qkv, (void **)&k->att,
-                            (void **)&k->lse,  (void **)&k->u,     (void **)&k->g,   (void **)&k->keep1,
-                            (void **)&k->keep2};
-        for (int i = 0; i < 13; i++) *slots[i] = eva_arena_alloc(ar, per_block[i]);
+    for (size_t l = 0; l <= L; l++) {   /* l == L: the shared working set */
+        if (l == L && !ckpt) break;
+        block_acts *k = l < L ? &a->blk[l] : &a->work;
+        void **slots[BLOCK_SLICES] = {(void **)&k->x_in, (void **)&k->x_mid, (void **)&k->mu1, (void **)&k->rs1,
+                                      (void **)&k->mu2,  (void **)&k->rs2,   (void **)&k->qkv, (void **)&k->att,
+                                      (void **)&k->lse,  (void **)&k->u,     (void **)&k->g,   (void **)&k->keep1,
+                                      (void **)&k->keep2};
+        for (int i = 0; i < BLOCK_SLICES; i++) {
+            bool per_block_slice = !ckpt || k_kept_when_checkpointed[i];
+            if ((l < L) == per_block_slice) *slots[i] = eva_arena_alloc(ar, per_block[i]);
+        }
     }
-    void **slots[22] = {(void **)&a->x_out, (void **)&a->cols, (void **)&a->e,      (void **)&a->h,
+    if (ckpt) a->x_recompute = eva_arena_alloc(ar, shared[0]);
+    if (m->bf16) {
+        /* the largest operands of any trunk / lm_head product: activations X or dY, weights W */
+        size_t G = (size_t)(c->img_size / c->patch), Np = G * G, BN = (size_t)B * (Np + 1), BNp = (size_t)B * Np;
+        size_t F = (size_t)c->mlp, Dt = (size_t)c->lm_dim, K = (size_t)c->in_chans * c->patch * c->patch;
+        size_t act = BN * (F > 3 * D ? F : 3 * D), wts = D * (F > 3 * D ? F : 3 * D);
+        if (BNp * K > act) act = BNp * K;
+        if (BNp * Dt > act) act = BNp * Dt;
+        if (Dt * D > wts) wts = Dt * D;
+        if (D * K > wts) wts = D * K;
+        a->bf_a = eva_aligned_alloc(act * sizeof(float));
+        a->bf_b = eva_aligned_alloc(act * sizeof(float));
+        a->bf_w = eva_aligned_alloc(wts * sizeof(float));
+        if (!a->bf_a || !a->bf_b || !a->bf_w) {
+            acts_free(a);
+            return eva_fail(EVA_ERR_NOMEM, "cannot allocate the bf16 operand buffers for batch %d", B);
+        }
+        a->bf16 = true;
+    }
+    void **slots[SHARED_SLICES] = {(void **)&a->x_out, (void **)&a->cols, (void **)&a->e,      (void **)&a->h,
                         (void **)&a->tmp,   (void **)&a->dx,   (void **)&a->dh,     (void **)&a->datt,
                         (void **)&a->dqkv,  (void **)&a->dg,   (void **)&a->qkv_bias, (void **)&a->dqkv_bias,
                         (void **)&a->xm,    (void **)&a->xn,   (void **)&a->pred,   (void **)&a->dpred,
                         (void **)&a->target, (void **)&a->dxn, (void **)&a->dxm,    (void **)&a->mu_m,
                         (void **)&a->rs_m,  (void **)&a->rows};
-    for (int i = 0; i < 22; i++) *slots[i] = eva_arena_alloc(ar, shared[i]);
+    for (int i = 0; i < SHARED_SLICES; i++) *slots[i] = eva_arena_alloc(ar, shared[i]);
     if (c->num_classes > 0) {
         size_t C = (size_t)c->num_classes;
         a->pooled = malloc(sizeof(float) * B * D);
@@ -457,10 +517,30 @@ eva_status eva_vit_train_init_from(eva_vit_train *m, const char *path, int *copi
 
 static void linear_fwd(eva_vit_train *m, int M, int O, int K, const float *X, const float *W, const float *b,
                        float *Y, eva_gemm_epilogue epi) {
+    if (m->bf16) {   /* bf16 operands, fp32 accumulation (the products of two bf16 are exact in fp32) */
+        eva_round_bf16_n(X, m->acts->bf_a, (size_t)M * K);
+        eva_round_bf16_n(W, m->acts->bf_w, (size_t)O * K);
+        X = m->acts->bf_a;
+        W = m->acts->bf_w;
+    }
     if (m->reference)
         eva_gemm_ref(M, O, K, X, K, W, K, b, Y, O, epi);
     else
         eva_gemm(m->pool, M, O, K, X, K, W, K, b, Y, O, epi);
+}
+
+/* dX = dY W, dW = dY^T X, db = colsum dY of Y[M,O] = X[M,K] W[O,K]^T (+ b); bf16 operands as linear_fwd. */
+static void linear_bwd(eva_vit_train *m, int M, int O, int K, const float *X, const float *W, const float *dY,
+                       float *dX, float *dW, float *db) {
+    if (m->bf16) {
+        eva_round_bf16_n(X, m->acts->bf_a, (size_t)M * K);
+        eva_round_bf16_n(dY, m->acts->bf_b, (size_t)M * O);
+        eva_round_bf16_n(W, m->acts->bf_w, (size_t)O * K);
+        X = m->acts->bf_a;
+        dY = m->acts->bf_b;
+        W = m->acts->bf_w;
+    }
+    eva_linear_backward(m->pool, m->reference, M, O, K, X, W, dY, dX, false, dW, db, false);
 }
 
 static void ln_fwd(eva_vit_train *m, const float *x, const float *w, const float *b, float *y, double *mu,
@@ -498,13 +578,71 @@ static eva_status check_inputs(eva_vit_train *m, const float *images, int B, con
     return EVA_OK;
 }
 
+/* The activations block l works with: its own storage, or with --checkpoint-activations its saved
+ * input and drop-path scales plus the one shared set of intermediates (recomputed in the backward). */
+static block_acts block_view(eva_vit_train *m, int l) {
+    eva_vit_train_acts *a = m->acts;
+    if (!m->checkpoint_activations) return a->blk[l];
+    block_acts k = a->work;
+    k.x_in = a->blk[l].x_in;
+    k.keep1 = a->blk[l].keep1;
+    k.keep2 = a->blk[l].keep2;
+    return k;
+}
+
+/* One pre-norm block, x_out = block(k->x_in) [B N, D], filling k's intermediates. */
+static void block_fwd(eva_vit_train *m, int l, int B, block_acts *k, float *x_out) {
+    eva_vit_train_acts *a = m->acts;
+    const eva_vit_train_config *c = &m->cfg;
+    const int D = c->width, F = c->mlp, G = c->img_size / c->patch, N = G * G + 1, BN = B * N;
+    const eva_vit_train_block *bw = &m->p.blocks[l];
+    bool dp1 = false, dp2 = false;
+    for (int b = 0; b < B; b++) {
+        dp1 |= k->keep1[b] != 1.0f;
+        dp2 |= k->keep2[b] != 1.0f;
+    }
+    /* attention branch */
+    ln_fwd(m, k->x_in, bw->norm1_w, bw->norm1_b, a->h, k->mu1, k->rs1, BN);
+    memcpy(a->qkv_bias, bw->q_bias, sizeof(float) * D);
+    memset(a->qkv_bias + D, 0, sizeof(float) * D);   /* no k bias (and no gradient to it) */
+    memcpy(a->qkv_bias + 2 * D, bw->v_bias, sizeof(float) * D);
+    linear_fwd(m, BN, 3 * D, D, a->h, bw->qkv_w, a->qkv_bias, k->qkv, EVA_GEMM_STORE);
+    if (m->reference)
+        eva_attention_fwd_ref(k->qkv, k->att, k->lse, B, N, D, c->heads);
+    else
+        eva_attention_fwd(m->pool, k->qkv, k->att, k->lse, B, N, D, c->heads);
+    if (dp1) {
+        linear_fwd(m, BN, D, D, k->att, bw->proj_w, bw->proj_b, a->tmp, EVA_GEMM_STORE);
+        add_scaled_branch(k->x_mid, k->x_in, a->tmp, k->keep1, B, N, D);
+    } else {
+        memcpy(k->x_mid, k->x_in, sizeof(float) * (size_t)BN * D);
+        linear_fwd(m, BN, D, D, k->att, bw->proj_w, bw->proj_b, k->x_mid, EVA_GEMM_ACCUMULATE);
+    }
+    /* MLP branch; fc1 output kept before GELU for the backward */
+    ln_fwd(m, k->x_mid, bw->norm2_w, bw->norm2_b, a->h, k->mu2, k->rs2, BN);
+    linear_fwd(m, BN, F, D, a->h, bw->fc1_w, bw->fc1_b, k->u, EVA_GEMM_STORE);
+    if (m->reference) {
+        for (size_t i = 0; i < (size_t)BN * F; i++) k->g[i] = eva_gelu_ref(k->u[i]);
+    } else {
+        memcpy(k->g, k->u, sizeof(float) * (size_t)BN * F);
+        eva_gelu_inplace(k->g, (size_t)BN * F);
+    }
+    if (dp2) {
+        linear_fwd(m, BN, D, F, k->g, bw->fc2_w, bw->fc2_b, a->tmp, EVA_GEMM_STORE);
+        add_scaled_branch(x_out, k->x_mid, a->tmp, k->keep2, B, N, D);
+    } else {
+        memcpy(x_out, k->x_mid, sizeof(float) * (size_t)BN * D);
+        linear_fwd(m, BN, D, F, k->g, bw->fc2_w, bw->fc2_b, x_out, EVA_GEMM_ACCUMULATE);
+    }
+}
+
 static eva_status forward(eva_vit_train *m, const float *images, int B, const uint8_t *mask, const float *teacher,
                           double *loss_out) {
     eva_status st = ensure_acts(m, B);
     if (st != EVA_OK) return st;
     eva_vit_train_acts *a = m->acts;
     const eva_vit_train_config *c = &m->cfg;
-    const int D = c->width, F = c->mlp, P = c->patch, G = c->img_size / P, Np = G * G, N = Np + 1, BN = B * N;
+    const int D = c->width, P = c->patch, G = c->img_size / P, Np = G * G, N = Np + 1;
     const int Kpe = c->in_chans * P * P, Dt = c->lm_dim, L = c->depth;
     const eva_vit_train_tensors *w = &m->p;
 
@@ -534,47 +672,9 @@ static eva_status forward(eva_vit_train *m, const float *images, int B, const ui
     }
 
     for (int l = 0; l < L; l++) {
-        block_acts *k = &a->blk[l];
-        const eva_vit_train_block *bw = &w->blocks[l];
         float *x_out = l + 1 < L ? a->blk[l + 1].x_in : a->x_out;
-        bool dp1 = false, dp2 = false;
-        for (int b = 0; b < B; b++) {
-            dp1 |= k->keep1[b] != 1.0f;
-            dp2 |= k->keep2[b] != 1.0f;
-        }
-        /* attention branch */
-        ln_fwd(m, k->x_in, bw->norm1_w, bw->norm1_b, a->h, k->mu1, k->rs1, BN);
-        memcpy(a->qkv_bias, bw->q_bias, sizeof(float) * D);
-        memset(a->qkv_bias + D, 0, sizeof(float) * D);   /* no k bias (and no gradient to it) */
-        memcpy(a->qkv_bias + 2 * D, bw->v_bias, sizeof(float) * D);
-        linear_fwd(m, BN, 3 * D, D, a->h, bw->qkv_w, a->qkv_bias, k->qkv, EVA_GEMM_STORE);
-        if (m->reference)
-            eva_attention_fwd_ref(k->qkv, k->att, k->lse, B, N, D, c->heads);
-        else
-            eva_attention_fwd(m->pool, k->qkv, k->att, k->lse, B, N, D, c->heads);
-        if (dp1) {
-            linear_fwd(m, BN, D, D, k->att, bw->proj_w, bw->proj_b, a->tmp, EVA_GEMM_STORE);
-            add_scaled_branch(k->x_mid, k->x_in, a->tmp, k->keep1, B, N, D);
-        } else {
-            memcpy(k->x_mid, k->x_in, sizeof(float) * (size_t)BN * D);
-            linear_fwd(m, BN, D, D, k->att, bw->proj_w, bw->proj_b, k->x_mid, EVA_GEMM_ACCUMULATE);
-        }
-        /* MLP branch; fc1 output kept before GELU for the backward */
-        ln_fwd(m, k->x_mid, bw->norm2_w, bw->norm2_b, a->h, k->mu2, k->rs2, BN);
-        linear_fwd(m, BN, F, D, a->h, bw->fc1_w, bw->fc1_b, k->u, EVA_GEMM_STORE);
-        if (m->reference) {
-            for (size_t i = 0; i < (size_t)BN * F; i++) k->g[i] = eva_gelu_ref(k->u[i]);
-        } else {
-            memcpy(k->g, k->u, sizeof(float) * (size_t)BN * F);
-            eva_gelu_inplace(k->g, (size_t)BN * F);
-        }
-        if (dp2) {
-            linear_fwd(m, BN, D, F, k->g, bw->fc2_w, bw->fc2_b, a->tmp, EVA_GEMM_STORE);
-            add_scaled_branch(x_out, k->x_mid, a->tmp, k->keep2, B, N, D);
-        } else {
-            memcpy(x_out, k->x_mid, sizeof(float) * (size_t)BN * D);
-            linear_fwd(m, BN, D, F, k->g, bw->fc2_w, bw->fc2_b, x_out, EVA_GEMM_ACCUMULATE);
-        }
+        block_acts k = block_view(m, l);
+        block_fwd(m, l, B, &k, x_out);
     }
 
     if (c->num_classes > 0) {
@@ -627,6 +727,21 @@ static eva_status forward(eva_vit_train *m, const float *images, int B, const ui
 
 /* ---------------------------------------------------------------- backward */
 
+/* Offset in grad_mem where part j starts: j = -1 the embeddings (cls, mask, pos, patch), 0..L-1
+ * block j, L the head; part L + 1 is the end. */
+static int64_t part_offset(const eva_vit_train *m, int j) {
+    const int L = m->cfg.depth;
+    if (j <= -1) return 0;
+    if (j < L) return m->g.blocks[j].norm1_w - m->grad_mem;
+    if (j == L) return (m->cfg.num_classes > 0 ? m->g.fc_norm_w : m->g.norm_w) - m->grad_mem;
+    return m->total;
+}
+
+/* Report parts [first, last) of the gradient as final (see grad_ready in vit_train.h). */
+static void grad_ready(eva_vit_train *m, int first, int last) {
+    if (m->grad_ready) m->grad_ready(m->grad_ready_user, part_offset(m, first), part_offset(m, last));
+}
+
 static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
     eva_vit_train_acts *a = m->acts;
     const eva_vit_train_config *c = &m->cfg;
@@ -655,15 +770,20 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
                 for (int d = 0; d < D; d++) dxr[d] = dp[d] / (float)Np;
             }
     } else if (M > 0) {
-        eva_linear_backward(pool, ref, M, Dt, D, a->xn, w->lm_w, a->dpred, a->dxn, false, g->lm_w, g->lm_b, false);
+        linear_bwd(m, M, Dt, D, a->xn, w->lm_w, a->dpred, a->dxn, g->lm_w, g->lm_b);
         memset(a->dxm, 0, sizeof(float) * (size_t)M * D);
         st = ln_bwd(m, a->xm, w->norm_w, a->mu_m, a->rs_m, a->dxn, a->dxm, g->norm_w, g->norm_b, M);
         if (st != EVA_OK) return st;
         for (int r = 0; r < M; r++) memcpy(a->dx + (size_t)a->rows[r] * D, a->dxm + (size_t)r * D, sizeof(float) * D);
     }
+    grad_ready(m, L, L + 1);   /* the head: fc_norm + head or norm + lm_head */
 
     for (int l = L - 1; l >= 0; l--) {
-        block_acts *k = &a->blk[l];
+        block_acts kv = block_view(m, l);
+        /* checkpointing: redo the block's forward from its saved input (the last block's
+         * intermediates are still in the working set from the forward) */
+        if (a->checkpointed && l < L - 1) block_fwd(m, l, B, &kv, a->x_recompute);
+        block_acts *k = &kv;
         const eva_vit_train_block *bw = &w->blocks[l];
         eva_vit_train_block *bg = &g->blocks[l];
         /* MLP branch: dbranch = keep2 * dx (dx is also the gradient of x_mid through the residual) */
@@ -678,13 +798,13 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
             add_scaled_branch(a->tmp, a->tmp, a->dx, k->keep2, B, N, D);
             dbr = a->tmp;
         }
-        eva_linear_backward(pool, ref, BN, D, F, k->g, bw->fc2_w, dbr, a->dg, false, bg->fc2_w, bg->fc2_b, false);
+        linear_bwd(m, BN, D, F, k->g, bw->fc2_w, dbr, a->dg, bg->fc2_w, bg->fc2_b);
         if (ref)
             eva_gelu_backward_ref(k->u, a->dg, a->dg, (size_t)BN * F);
         else
             eva_gelu_backward(pool, k->u, a->dg, a->dg, (size_t)BN * F);
         ln_fwd(m, k->x_mid, bw->norm2_w, bw->norm2_b, a->h, k->mu2, k->rs2, BN);   /* recompute LN2 output */
-        eva_linear_backward(pool, ref, BN, F, D, a->h, bw->fc1_w, a->dg, a->dh, false, bg->fc1_w, bg->fc1_b, false);
+        linear_bwd(m, BN, F, D, a->h, bw->fc1_w, a->dg, a->dh, bg->fc1_w, bg->fc1_b);
         st = ln_bwd(m, k->x_mid, bw->norm2_w, k->mu2, k->rs2, a->dh, a->dx, bg->norm2_w, bg->norm2_b, BN);
         if (st != EVA_OK) return st;
 
@@ -695,18 +815,18 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
             add_scaled_branch(a->tmp, a->tmp, a->dx, k->keep1, B, N, D);
             dbr = a->tmp;
         }
-        eva_linear_backward(pool, ref, BN, D, D, k->att, bw->proj_w, dbr, a->datt, false, bg->proj_w, bg->proj_b, false);
+        linear_bwd(m, BN, D, D, k->att, bw->proj_w, dbr, a->datt, bg->proj_w, bg->proj_b);
         if (ref)
             eva_attention_backward_ref(k->qkv, k->att, k->lse, a->datt, a->dqkv, B, N, D, c->heads);
         else
             eva_attention_backward(pool, k->qkv, k->att, k->lse, a->datt, a->dqkv, B, N, D, c->heads);
         ln_fwd(m, k->x_in, bw->norm1_w, bw->norm1_b, a->h, k->mu1, k->rs1, BN);     /* recompute LN1 output */
-        eva_linear_backward(pool, ref, BN, 3 * D, D, a->h, bw->qkv_w, a->dqkv, a->dh, false, bg->qkv_w, a->dqkv_bias,
-                            false);
+        linear_bwd(m, BN, 3 * D, D, a->h, bw->qkv_w, a->dqkv, a->dh, bg->qkv_w, a->dqkv_bias);
         memcpy(bg->q_bias, a->dqkv_bias, sizeof(float) * D);       /* the k third has no parameter */
         memcpy(bg->v_bias, a->dqkv_bias + 2 * D, sizeof(float) * D);
         st = ln_bwd(m, k->x_in, bw->norm1_w, k->mu1, k->rs1, a->dh, a->dx, bg->norm1_w, bg->norm1_b, BN);
         if (st != EVA_OK) return st;
+        grad_ready(m, l, l + 1);
     }
 
     /* x0 = [cls | mask ? mask_token : e] + pos: sums over the batch, masked rows go to mask_token */
@@ -725,7 +845,10 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
         g->cls_token[d] = (float)s;
         if (g->mask_token) g->mask_token[d] = (float)sm;
     }
-    if (c->num_classes > 0 && c->stop_grad_conv1) return EVA_OK;   /* x = patch_embed(x).detach() */
+    if (c->num_classes > 0 && c->stop_grad_conv1) {   /* x = patch_embed(x).detach() */
+        grad_ready(m, -1, 0);
+        return EVA_OK;
+    }
     /* de [B Np, D]: dx of unmasked patch rows, zero where the mask token replaced the embedding */
     for (int b = 0; b < B; b++)
         for (int p = 0; p < Np; p++) {
@@ -735,8 +858,8 @@ static eva_status backward(eva_vit_train *m, int B, const uint8_t *mask) {
             else
                 memcpy(de, a->dx + ((size_t)b * N + 1 + p) * D, sizeof(float) * D);
         }
-    eva_linear_backward(pool, ref, B * Np, D, Kpe, a->cols, w->patch_w, a->e, NULL, false, g->patch_w, g->patch_b,
-                        false);
+    linear_bwd(m, B * Np, D, Kpe, a->cols, w->patch_w, a->e, NULL, g->patch_w, g->patch_b);
+    grad_ready(m, -1, 0);
     return EVA_OK;
 }
 

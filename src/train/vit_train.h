@@ -60,7 +60,25 @@ typedef struct eva_vit_train {
     bool reference;                /* use the plain _ref kernels everywhere */
     uint64_t step;                 /* counts forward passes (drop-path stream) */
     eva_vit_train_acts *acts;      /* sized for the last batch */
+    /* Recompute each block's activations in the backward from its saved input instead of keeping
+     * them (--checkpoint-activations): per block only the [B N, D] input stays, at the cost of a
+     * second forward. Gradients are bit-identical either way. Set before the first step. */
+    bool checkpoint_activations;
+    /* bf16 mixed precision: every matrix product (GEMMs of forward and backward, attention's
+     * q k^T and p v excepted) takes its operands rounded to bf16 (round to nearest even) and
+     * accumulates in fp32; LayerNorm, softmax, GELU, residuals, master weights, gradients and
+     * optimizer state stay fp32. */
+    bool bf16;
+    /* Called during the backward as soon as gradients grad_mem[begin, end) are final (the
+     * head first, then each block from the last, then the embeddings), so a data-parallel run
+     * can start reducing them while the rest of the backward runs. Every element of
+     * [0, total) is reported exactly once per step, in decreasing-offset order of ranges. */
+    void (*grad_ready)(void *user, int64_t begin, int64_t end);
+    void *grad_ready_user;
 } eva_vit_train;
+
+/* Bytes of activation storage a step of batch B needs (as allocated by the next step). */
+size_t eva_vit_train_activation_bytes(const eva_vit_train *m, int B);
 
 /* Zero parameters; EVA_ERR_INVALID_ARG on an inconsistent config. n_threads <= 0: all cores. */
 eva_status eva_vit_train_create(const eva_vit_train_config *cfg, int n_threads, eva_vit_train **out);
