@@ -205,7 +205,6 @@ static void fa_block(const fa_job *jb, int b, int h, int i0, const float *kb, co
     }
 }
 
-
 /* Task (b, h, chunk of query blocks): K and V of the head are first packed into this thread's
  * workspace (contiguous rows of ld floats, zero-padded: qkv rows are 3D floats apart, a page
  * each at D = 1408, and would be re-fetched from memory with a TLB miss per key by every query
@@ -237,6 +236,7 @@ void eva_attention_fwd_avx512(eva_pool *pool, const float *qkv, float *out, floa
 
 void eva_attention_fwd_avx512_ex(eva_pool *pool, const float *qkv, float *out, float *lse, int B, int N, int D, int H,
                                  bool pack) {
+    if (B <= 0 || N <= 0 || H <= 0) return;
     int hd = D / H, threads = eva_pool_threads(pool), q_blocks = (N + FQ - 1) / FQ;
     /* chunks per head: one when the heads alone give every thread >= 4 tasks (K/V packed once per
      * head), more otherwise so all threads have work */
