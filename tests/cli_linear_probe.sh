@@ -7,11 +7,7 @@
 source "$(dirname "$0")/lib_cli.sh"
 need_tiny_weights
 
-mkdir -p "$T/data/cat" "$T/data/rocket"
-for i in 0 1 2 3 4 5 6 7; do
-  cp data/preprocess/chelsea.png "$T/data/cat/c$i.png"
-  cp data/preprocess/rocket.jpg "$T/data/rocket/r$i.jpg"
-done
+two_class_folder "$T/data"
 ARCH=(--width 64 --depth 2 --heads 2 --mlp 128 --patch 14 --size 56)
 
 # expect_one_line WHAT PATTERN CMD...: expect_fail, and stderr is exactly one line

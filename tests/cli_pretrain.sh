@@ -8,12 +8,7 @@ source "$(dirname "$0")/lib_cli.sh"
 need_tiny_weights
 
 # 24 images: the 3 golden photos, 8 copies each, in two class folders
-mkdir -p "$T/data/a" "$T/data/b"
-for i in 0 1 2 3 4 5 6 7; do
-  cp data/preprocess/grace_hopper.jpg "$T/data/a/g$i.jpg"
-  cp data/preprocess/rocket.jpg "$T/data/a/r$i.jpg"
-  cp data/preprocess/chelsea.png "$T/data/b/c$i.png"
-done
+photo_folder "$T/data"
 ARGS=(--data "$T/data" --teacher "$W" --width 64 --depth 2 --heads 2 --mlp 128 --patch 14 --size 56
       --batch 8 --epochs 40 --lr 2e-3 --warmup-epochs 2 --drop-path 0 -t 2 --seed 7)
 

@@ -16,6 +16,26 @@ need_tiny_weights() {
   [ -f "$W" ] || { echo "$TEST_NAME: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
 }
 
+# photo_folder DIR: 24 images in DIR/a, DIR/b (the 3 golden photos, 8 copies each); the
+# pre-training tests' small deterministic dataset
+photo_folder() {
+  mkdir -p "$1/a" "$1/b"
+  for i in 0 1 2 3 4 5 6 7; do
+    cp data/preprocess/grace_hopper.jpg "$1/a/g$i.jpg"
+    cp data/preprocess/rocket.jpg "$1/a/r$i.jpg"
+    cp data/preprocess/chelsea.png "$1/b/c$i.png"
+  done
+}
+
+# two_class_folder DIR: 16 images, classes cat and rocket (8 copies each); the fine-tuning tests'
+two_class_folder() {
+  mkdir -p "$1/cat" "$1/rocket"
+  for i in 0 1 2 3 4 5 6 7; do
+    cp data/preprocess/chelsea.png "$1/cat/c$i.png"
+    cp data/preprocess/rocket.jpg "$1/rocket/r$i.jpg"
+  done
+}
+
 # expect_fail WHAT PATTERN CMD...: a non-zero exit that is not a crash, stderr matching PATTERN
 expect_fail() {
   local what=$1 pat=$2; shift 2

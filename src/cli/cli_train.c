@@ -1,5 +1,6 @@
 /* cli_train.c — training progress display (see cli_train.h). */
 #include "cli_train.h"
+#include "train/comm.h"
 
 void cli_train_progress(const eva_train_progress *p, void *user) {
     cli_train_display *d = user;
@@ -30,4 +31,33 @@ bool cli_take_precision(const char *cmd, int argc, char **argv, int *i, bool *bf
         return false;
     }
     return true;
+}
+
+int cli_take_comm_flag(const char *cmd, int argc, char **argv, int *i, bool *no_overlap, bool *grad_bf16) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--no-overlap")) {
+        *no_overlap = true;
+        return 1;
+    }
+    if (!strcmp(a, "--bucket-mb")) {
+        double mb;
+        if (!cli_take_double(cmd, argc, argv, i, &mb)) return -1;
+        if (!(mb > 0 && mb <= 1024)) {
+            cli_usage(cmd, "--bucket-mb must be in (0, 1024]");
+            return -1;
+        }
+        eva_comm_set_bucket_mb(mb);
+        return 1;
+    }
+    if (!strcmp(a, "--grad-compress")) {
+        const char *v = NULL;
+        if (!cli_take_str(cmd, argc, argv, i, &v)) return -1;
+        if (strcmp(v, "bf16") && strcmp(v, "none")) {
+            cli_usage(cmd, "--grad-compress takes bf16 or none");
+            return -1;
+        }
+        *grad_bf16 = !strcmp(v, "bf16");
+        return 1;
+    }
+    return 0;
 }

@@ -69,6 +69,7 @@ int cmd_pretrain(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
+        int comm;
         int iv;
         double dv;
 #define INT_FLAG(flag, field) else if (!strcmp(a, flag)) { ok = cli_take_int(cmd, argc, argv, &i, &iv); c.field = iv; }
@@ -91,17 +92,7 @@ int cmd_pretrain(int argc, char **argv) {
         else if (!strcmp(a, "--checkpoint-activations")) c.checkpoint_activations = true;
         else if (!strcmp(a, "--precision")) ok = cli_take_precision(cmd, argc, argv, &i, &c.bf16);
         INT_FLAG("--check-every", check_every)
-        else if (!strcmp(a, "--no-overlap")) c.no_overlap = true;
-        else if (!strcmp(a, "--bucket-mb")) {
-            if ((ok = cli_take_double(cmd, argc, argv, &i, &dv)) && !(dv > 0 && dv <= 1024))
-                return cli_usage(cmd, "--bucket-mb must be in (0, 1024]");
-            eva_comm_set_bucket_mb(dv);
-        } else if (!strcmp(a, "--grad-compress")) {
-            const char *v = NULL;
-            if ((ok = cli_take_str(cmd, argc, argv, &i, &v)) && strcmp(v, "bf16") && strcmp(v, "none"))
-                return cli_usage(cmd, "--grad-compress takes bf16 or none");
-            c.grad_bf16 = ok && !strcmp(v, "bf16");
-        }
+        else if ((comm = cli_take_comm_flag(cmd, argc, argv, &i, &c.no_overlap, &c.grad_bf16)) != 0) ok = comm > 0;
         else if (!strcmp(a, "--steps")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.steps = (int64_t)dv; }
         else if (!strcmp(a, "--seed")) { ok = cli_take_double(cmd, argc, argv, &i, &dv); c.seed = (uint64_t)dv; }
         else return cli_usage(cmd, "unknown option '%s'", a);

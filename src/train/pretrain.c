@@ -294,9 +294,7 @@ eva_status eva_pretrain_run(const eva_pretrain_config *cfg_in, eva_train_progres
     if ((st = eva_vit_train_create(&vc, c.threads, &m)) != EVA_OK) goto done;
     m->checkpoint_activations = c.checkpoint_activations;
     m->bf16 = c.bf16;
-    snprintf(msg, sizeof msg, "student %.1f M parameters, %.0f MB of activations per step (batch %d, %s, %s)",
-             m->total / 1e6, eva_vit_train_activation_bytes(m, c.batch) / 1e6, c.batch,
-             c.checkpoint_activations ? "recomputed per block" : "stored", c.bf16 ? "bf16 products" : "fp32");
+    eva_vit_train_memory_summary(m, c.batch, "student", msg, sizeof msg);
     if (fn && root) fn(&(eva_train_progress){.event = "memory", .message = msg}, user);
     eva_init_config ic = eva_init_config_pretrain();
     if ((st = eva_init_vit_params(m->params, m->n_params, &ic, c.seed)) != EVA_OK) goto done;

@@ -193,6 +193,12 @@ size_t eva_vit_train_activation_bytes(const eva_vit_train *m, int B) {
     return m && B > 0 ? acts_layout(&m->cfg, B, m->checkpoint_activations, pb, sh) : 0;
 }
 
+void eva_vit_train_memory_summary(const eva_vit_train *m, int B, const char *what, char *buf, size_t n) {
+    snprintf(buf, n, "%s %.1f M parameters, %.0f MB of activations per step (batch %d, %s, %s)", what, m->total / 1e6,
+             eva_vit_train_activation_bytes(m, B) / 1e6, B, m->checkpoint_activations ? "recomputed per block" : "stored",
+             m->bf16 ? "bf16 products" : "fp32");
+}
+
 static eva_status ensure_acts(eva_vit_train *m, int B) {
     if (m->acts && m->acts->B == B && m->acts->checkpointed == m->checkpoint_activations && m->acts->bf16 == m->bf16)
         return EVA_OK;

@@ -79,6 +79,9 @@ typedef struct eva_vit_train {
 
 /* Bytes of activation storage a step of batch B needs (as allocated by the next step). */
 size_t eva_vit_train_activation_bytes(const eva_vit_train *m, int B);
+/* One line for the start of a run: "<what> P M parameters, A MB of activations per step (batch B,
+ * stored|recomputed per block, fp32|bf16 products)". */
+void eva_vit_train_memory_summary(const eva_vit_train *m, int B, const char *what, char *buf, size_t n);
 
 /* Zero parameters; EVA_ERR_INVALID_ARG on an inconsistent config. n_threads <= 0: all cores. */
 eva_status eva_vit_train_create(const eva_vit_train_config *cfg, int n_threads, eva_vit_train **out);
