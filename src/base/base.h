@@ -32,6 +32,7 @@ bool eva_size_mul(size_t a, size_t b, size_t *out);            /* false on overf
 void *eva_malloc(size_t n);                                    /* NULL + EVA_ERR_NOMEM message */
 void *eva_calloc(size_t count, size_t size);
 void *eva_aligned_alloc(size_t n);                             /* 64-byte aligned; eva_aligned_free */
+void eva_advise_hugepages(void *p, size_t n); /* blocks >= 8 MB: MADV_HUGEPAGE (EVA_HUGEPAGES=0: off) */
 void eva_aligned_free(void *p);
 char *eva_strdup(const char *s);
 

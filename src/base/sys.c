@@ -46,6 +46,9 @@ eva_status eva_map_file(const char *path, eva_mapped_file *out) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return eva_fail(EVA_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    /* checkpoints are streamed through the GEMMs: huge pages spare the TLB (read-ahead then
+       fills the page cache in 2 MB folios where the filesystem supports them) */
+    eva_advise_hugepages(p, (size_t)st.st_size);
     out->data = p;
     out->size = (size_t)st.st_size;
     out->mapped = true;
