@@ -21,9 +21,7 @@
 /* internal, gemm_bf16_avx512.c: out[k*32 + j] = widen(w[j*ldw + k]), j < nr (else 0) */
 void eva_bf16_pack_tn_avx512(int kc, const uint16_t *w, int ldw, int nr, float *out);
 
-#define BF16_KC_MAX 1024
-#define BF16_KC_DEFAULT 768
-#define BF16_MC_MAX 336
+#define BF16_KC_MAX GEMM_KC_LIMIT
 
 void eva_f32_to_bf16_n(const float *src, uint16_t *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = eva_f32_to_bf16(src[i]);
@@ -63,13 +61,6 @@ void eva_gemm_bf16_ref(int M, int N, int K, const float *A, int lda, const uint1
 }
 
 /* ---------------------------------------------------------------- fast driver */
-
-static int bf16_kc(void) {
-    /* the same K block rule as gemm.c (EVA_GEMM_KC: 16..1024), read on every call: cheap */
-    const char *s = getenv("EVA_GEMM_KC");
-    int v = s ? atoi(s) : 0;
-    return v >= 16 && v <= BF16_KC_MAX ? v : BF16_KC_DEFAULT;
-}
 
 bool eva_gemm_bf16_fast(void) {
 #if defined(__x86_64__)
@@ -197,13 +188,11 @@ void eva_gemm_bf16(eva_pool *pool, int M, int N, int K, const float *A, int lda,
     const int MR = isa->mr, NR = isa->nr;
     bf16_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .W = W, .ldw = ldw, .bias = bias,
                   .C = C, .ldc = ldc, .epi = epi};
-    int g_kc = bf16_kc();
-    j.kblocks = (K + g_kc - 1) / g_kc;
-    j.kc = ((K + j.kblocks - 1) / j.kblocks + 15) / 16 * 16;
-    if (j.kc > g_kc) j.kc = g_kc;
+    int mc_max;
+    j.kc = eva_gemm_blocking(K, MR, &mc_max);
     j.kblocks = (K + j.kc - 1) / j.kc;
     j.mpanels = (M + MR - 1) / MR;
-    int mblocks = (M + BF16_MC_MAX - 1) / BF16_MC_MAX;
+    int mblocks = (M + mc_max - 1) / mc_max;
     int rows = (M + mblocks - 1) / mblocks;
     j.mc = (rows + MR - 1) / MR * MR;
     mblocks = (M + j.mc - 1) / j.mc;

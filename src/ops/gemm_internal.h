@@ -50,4 +50,9 @@ extern const gemm_isa eva_gemm_isa_avx2;
 void eva_gelu_avx512(float *x, size_t n);
 void eva_gelu_avx2(float *x, size_t n);
 
+/* The K block and the row-block cap of the fp32 driver for depth K and MR-row tiles; the bf16
+ * driver uses the same K blocks, so its results match the fp32 GEMM on widened weights bit for bit. */
+#define GEMM_KC_LIMIT 1536
+int eva_gemm_blocking(int K, int mr, int *mc_max);
+
 #endif /* EVA_OPS_GEMM_INTERNAL_H */
