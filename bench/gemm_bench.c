@@ -2,7 +2,8 @@
  * 1 and 2 threads. Weights rotate through enough distinct copies (>= 512 MB) that every call
  * reads W from DRAM as the real forward pass does (the giant model's 4 GB of weights never sit
  * in cache); pass "hot" to reuse one copy instead.
- * Usage: gemm_bench [hot] [reps]     (EVA_GEMM=ref|avx2|avx512 forces a kernel) */
+ * Usage: gemm_bench [hot] [reps]     (EVA_GEMM=ref|avx2|avx512 forces a kernel, EVA_HUGEPAGES=0 turns
+ * the huge-page advice off, EVA_GEMM_KC=N forces the K block) */
 #include "ops/gemm.h"
 
 #include <stdio.h>
@@ -36,7 +37,8 @@ int main(int argc, char **argv) {
             size_t wn = (size_t)N * K;
             int copies = hot ? 1 : (int)((512u << 20) / (wn * sizeof(float))) + 1;
             float *A = malloc((size_t)M * K * sizeof(float)), *C = malloc((size_t)M * N * sizeof(float));
-            float *W = malloc(wn * copies * sizeof(float)), *bias = malloc((size_t)N * sizeof(float));
+            /* the library's allocator: 2 MB aligned and huge-page advised, like loaded weights */
+            float *W = eva_aligned_alloc(wn * copies * sizeof(float)), *bias = malloc((size_t)N * sizeof(float));
             for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)eva_rng_uniform(&rng) - 0.5f;
             for (size_t i = 0; i < wn; i++) W[i] = (float)eva_rng_uniform(&rng) - 0.5f;
             for (int c = 1; c < copies; c++) memcpy(W + (size_t)c * wn, W, wn * sizeof(float));
@@ -61,7 +63,7 @@ int main(int argc, char **argv) {
                        flop / (total / calls) * 1e-9, flop / best_cpu / threads * 1e-9);
                 fflush(stdout);
             }
-            free(A); free(C); free(W); free(bias);
+            free(A); free(C); eva_aligned_free(W); free(bias);
         }
         eva_pool_free(pool);
     }
