@@ -4,7 +4,7 @@
  * Blocking (per task = one block of <= MC rows x one chunk of N):
  *   for k0 in K step KC:                     KC <= 768 (default), K split into equal blocks;
  *                                            K <= 1536 in one block (GEMM_SINGLE_PASS_FLOATS)
- *     pack A[m0:m1, k0:k0+KC] into MR-row panels      (<= 1 MB, stays in L2)
+ *     pack A[m0:m1, k0:k0+KC] into MR-row panels      (<= 1.5 MB, stays in L2)
  *     for n in chunk step NR:
  *       pack one B panel KC x NR (W^T, built on the fly from the mmapped weights; <= 96 KB)
  *       for m in block step MR: micro-kernel on the MR x NR tile of C
