@@ -18,7 +18,6 @@
 #    the same step, rank 0 writes a checkpoint, --resume continues
 #  - eva diff's exit status.
 # Skipped (exit 0, loudly) when mpirun is missing or eva was built without MPI.
-set -uo pipefail
 EVA=${EVA_BIN:?}
 if ! command -v mpirun >/dev/null 2>&1; then
   echo "cli_mpi: SKIPPED: mpirun not found (install Open MPI: apt-get install openmpi-bin libopenmpi-dev)"
@@ -28,26 +27,15 @@ if ! ldd "$EVA" 2>/dev/null | grep libmpi >/dev/null; then   # not -q: SIGPIPE +
   echo "cli_mpi: SKIPPED: $EVA was built without MPI (configure with Open MPI installed)"
   exit 0
 fi
-T=${EVA_TMP:-/tmp}/cli_mpi.$$
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
-[ -f "$W" ] || { echo "cli_mpi: tiny weights missing (test_forward_golden sets them up)"; exit 1; }
+source "$(dirname "$0")/lib_cli.sh"
+need_tiny_weights
 
 # root in containers / CI; sanitizer builds: Open MPI's own allocations are not ours to report
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 MPI=(mpirun --oversubscribe --bind-to none)
 
-mkdir -p "$T/data/a" "$T/data/b"
-for i in 0 1 2 3 4 5 6 7; do
-  cp data/preprocess/grace_hopper.jpg "$T/data/a/g$i.jpg"
-  cp data/preprocess/rocket.jpg "$T/data/a/r$i.jpg"
-  cp data/preprocess/chelsea.png "$T/data/b/c$i.png"
-done
+photo_folder "$T/data"
 ARGS=(--data "$T/data" --teacher "$W" --width 64 --depth 2 --heads 2 --mlp 128 --patch 14 --size 56
       --epochs 40 --lr 2e-3 --warmup-epochs 2 --drop-path 0 -t 1 --seed 7)
 TOL=1e-5
@@ -189,5 +177,4 @@ grep -q "resumed from .*ckpt-0*$s.safetensors at step $s" "$T/log" && [ -f "$T/s
 
 # -- the communication summary
 grep "communication" "$T/log" | tail -1
-echo "cli_mpi: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

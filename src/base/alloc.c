@@ -50,16 +50,19 @@ static bool hugepages_wanted(size_t n) {
     return !(env && env[0] == '0');
 }
 
-void eva_advise_hugepages(void *p, size_t n) {
+/* madvise wants a page-aligned start; the advice is best effort, a refusal changes nothing */
+static void advise_huge(void *p, size_t n) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (!p || !hugepages_wanted(n)) return;
-    /* madvise wants a page-aligned start; the advice is best effort, a refusal changes nothing */
     uintptr_t start = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, end = (uintptr_t)p + n;
     if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
 #else
     (void)p;
     (void)n;
 #endif
+}
+
+void eva_advise_hugepages(void *p, size_t n) {
+    if (p && hugepages_wanted(n)) advise_huge(p, n);
 }
 
 void *eva_aligned_alloc(size_t n) {
@@ -75,7 +78,7 @@ void *eva_aligned_alloc(size_t n) {
         eva_fail(EVA_ERR_NOMEM, "out of memory allocating %zu bytes", n);
         return NULL;
     }
-    if (huge) eva_advise_hugepages(p, bytes);
+    if (huge) advise_huge(p, bytes);
     return p;
 }
 
