@@ -5,8 +5,13 @@ Compares `eva forward` outputs of a bf16 / q8 run against the fp32 run of the sa
 input: cosine similarity and max relative error (max|a-b| / max|b|) of pre_logits and logits,
 and top-1 / top-5 agreement per image.
 
+With --predictions, compares `eva eval --predictions` CSV files instead (index,label,top1..top5):
+top-1 agreement, top-5 set agreement and each file's own top-1 / top-5 accuracy.
+
 usage: lowp_compare.py REF_F32.safetensors OTHER.safetensors [...]
+       lowp_compare.py --predictions REF_F32.csv OTHER.csv [...]
 """
+import csv
 import json
 import struct
 import sys
@@ -29,7 +34,35 @@ def read(path):
     return out
 
 
+def read_predictions(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return {int(r[0]): (int(r[1]), [int(x) for x in r[2:]]) for r in rows[1:]}
+
+
+def compare_predictions(paths):
+    ref = read_predictions(paths[0])
+
+    def accuracy(p):
+        t1 = sum(top[0] == lab for lab, top in p.values())
+        t5 = sum(lab in top for lab, top in p.values())
+        return f"top-1 {100 * t1 / len(p):.2f} %, top-{len(next(iter(p.values()))[1])} {100 * t5 / len(p):.2f} %"
+
+    print(f"{paths[0]}: {len(ref)} samples, {accuracy(ref)}")
+    for path in paths[1:]:
+        got = read_predictions(path)
+        common = sorted(set(ref) & set(got))
+        t1 = sum(ref[i][1][0] == got[i][1][0] for i in common)
+        t5 = sum(set(ref[i][1]) == set(got[i][1]) for i in common)
+        print(f"{path}: {accuracy(got)}")
+        print(f"  vs {paths[0]}: top-1 agreement {t1}/{len(common)} ({100 * t1 / len(common):.2f} %), "
+              f"top-5 set agreement {t5}/{len(common)} ({100 * t5 / len(common):.2f} %)")
+
+
 def main():
+    if sys.argv[1] == "--predictions":
+        compare_predictions(sys.argv[2:])
+        return
     ref = read(sys.argv[1])
     for path in sys.argv[2:]:
         got = read(path)

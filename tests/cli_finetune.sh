@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cli_finetune.sh — `eva finetune` + `eva eval` end to end on a small two-class image folder:
 # training from scratch and from a pre-trained MIM model, the per-epoch validation numbers
-# reproduced by `eva eval` (live and --ema), classify with the class names recorded in the
-# model, bit-identical resume after kill -9, and bad inputs.
+# reproduced by `eva eval` (live and --ema, and by its --predictions CSV), classify with the
+# class names recorded in the model, bit-identical resume after kill -9, and bad inputs.
 source "$(dirname "$0")/lib_cli.sh"
 need_tiny_weights
 
@@ -24,6 +24,17 @@ awk -v a="$e2" -v b="$val_ema" 'BEGIN { exit !(a == b) }' && ok || bad "eval --e
 "$EVA" classify --model "$T/scratch/model.safetensors" data/preprocess/rocket.jpg -k 1 2>/dev/null | grep -q "rocket (1)" && ok || bad "class names not used by classify"
 "$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --confusion-png "$T/c.png" >/dev/null && [ -s "$T/c.png" ] && ok || bad "confusion PNG"
 head -c 8 "$T/c.png" | od -An -tx1 | grep -q "89 50 4e 47" && ok || bad "confusion PNG signature"
+# per-sample predictions (CSV): one row per image, and its top-1 column gives eval's top-1
+"$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --predictions "$T/p.csv" >/dev/null && ok || bad "eval --predictions"
+head -1 "$T/p.csv" | grep -qx "index,label,top1,top2" && ok || bad "predictions header: $(head -1 "$T/p.csv")"
+[ $(($(wc -l <"$T/p.csv") - 1)) -eq "$(find "$T/data" -type f | wc -l)" ] && ok || bad "predictions: $(wc -l <"$T/p.csv") lines"
+p1=$(awk -F, 'NR > 1 { t += $2 == $3; n++ } END { printf "%.6f", t / n }' "$T/p.csv")
+[ "$p1" = "$e1" ] && ok || bad "predictions top-1 $p1 != eval $e1"
+"$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --dtype q8 --predictions "$T/q8.csv" >/dev/null && ok ||
+  bad "eval --dtype q8 --predictions"
+expect_fail "eval: predictions path" "cannot|No such" "$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" \
+  --predictions "$T/no/such/dir/p.csv"
+expect_fail "eval: bad dtype" "dtype must be" "$EVA" eval --model "$T/scratch/model.safetensors" --data "$T/data" --dtype f8
 
 # -- from a pre-trained MIM model (stop_grad_conv1 on: the patch embedding stays as pre-trained)
 "$EVA" pretrain --data "$T/data" --teacher "$W" "${ARCH[@]}" --batch 8 --epochs 4 --steps 6 --out "$T/mim" -t 2 2>/dev/null && ok || bad "pretrain"

@@ -4,7 +4,14 @@
  *   bf16 fast == eva_gemm on the widened weights, bit for bit (same kernel, same K blocks);
  *   bf16 reference == eva_gemm_ref on the widened weights, bit for bit (both sum in double);
  *   bf16 fast vs its reference:  |d| <= 2e-5·Σ|a||w| (+ 1e-6·|ref| for GELU's vector erf);
- *   bf16 vs fp32 weights:        |d| <= 2^-8·Σ|a||w| (bf16 rounding is <= 2^-9 relative);
+ *   bf16 vs fp32 weights:        |d| <= 2^-8·Σ|a||w| (bf16 rounding: <= 2^-8 relative, 8-bit significand);
+ *   (the above in WIDEN math; DOT math, bf16 activations through the vdpbf16ps kernel:)
+ *   bf16-dot reference == eva_gemm_ref on bf16-rounded A and widened W, bit for bit;
+ *   bf16-dot emulated vs its reference: |d| <= 2e-5·Σ|a||w| (+ 1e-6·|ref|);
+ *   bf16-dot vs fp32:            |d| <= (2^-7 + 2^-16)·Σ|a||w| + fp32 slack (both operands
+ *                                rounded, each <= 2^-8 relative);
+ *   on a CPU with avx512_bf16: the real vdpbf16ps kernel == the emulated one, bit for bit
+ *   (else that check is reported as SKIPPED);
  *   q8 fast == q8 reference bit for bit (STORE, ACCUMULATE; GELU within 1e-6·|x| + 1e-7);
  *   q8 vs fp32 weights:          |d| <= ws/2·Σ|a| + as/2·Σ|w| + K·as·ws/4 (+ fp32 slack),
  *                                the worst case of rounding each operand to its int8 grid.
@@ -58,6 +65,8 @@ static void q8_free(q8_buf *b) {
     free(b->rowsum);
 }
 
+static int g_dot_hw_checked; /* shapes x epilogues where the real vdpbf16ps kernel ran */
+
 static void test_gemm_shape(eva_pool *pool, int M, int N, int K) {
     size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
     float *A = malloc(sizeof(float) * (mk + 1)), *W = malloc(sizeof(float) * (nk + 1)), *Wb = malloc(sizeof(float) * (nk + 1));
@@ -72,6 +81,8 @@ static void test_gemm_shape(eva_pool *pool, int M, int N, int K) {
     for (size_t i = 0; i < mn; i++) C0[i] = frand();
     eva_f32_to_bf16_n(W, Wh, nk);
     for (size_t i = 0; i < nk; i++) Wb[i] = eva_bf16_to_f32(Wh[i]);
+    float *Ar = malloc(sizeof(float) * (mk + 1));
+    eva_round_bf16_n(A, Ar, mk);
     q8_buf qb;
     q8_build(&qb, W, N, K);
     size_t ws_bytes = eva_gemm_bf16_workspace(M, K, eva_pool_threads(pool));
@@ -133,6 +144,34 @@ static void test_gemm_shape(eva_pool *pool, int M, int N, int K) {
         }
         CHECK(worst_ref <= 1.0, "bf16 fast vs reference: %.3g of the bound (%s)", worst_ref, tag);
         CHECK(worst_f32 <= 1.0, "bf16 vs fp32 weights: %.3g of the bound (%s)", worst_f32, tag);
+        /* ---- bf16 DOT math (bf16 activations): emulated kernel, and the real one if present */
+        double dot_ref = 0, dot_f32 = 0;
+        if (eva_gemm_bf16_set_math(EVA_BF16_MATH_DOT_EMULATED)) {
+            RESET(c_fast);
+            eva_gemm_bf16(pool, M, N, K, A, K, Wh, K, b, c_fast, N, epi, ws);
+            RESET(c_ref);
+            eva_gemm_bf16_ref(M, N, K, A, K, Wh, K, b, c_ref, N, epi);
+            RESET(c_x);
+            eva_gemm_ref(M, N, K, Ar, K, Wb, K, b, c_x, N, epi);
+            CHECK(memcmp(c_ref, c_x, sizeof(float) * mn) == 0,
+                  "bf16-dot reference != fp32 reference on rounded activations and widened weights (%s)", tag);
+            for (size_t i = 0; i < mn; i++) {
+                double d = fabs((double)c_fast[i] - c_ref[i]) / (2e-5 * sabs[i] + 1e-6 * fabs(c_ref[i]) + 1e-30);
+                double d2 = fabs((double)c_fast[i] - c_f32[i]) /
+                            ((ldexp(1.0, -7) + ldexp(1.0, -16) + 2e-5) * sabs[i] + 1e-6 * fabs(c_f32[i]) + 1e-30);
+                if (!(d <= dot_ref)) dot_ref = d;
+                if (!(d2 <= dot_f32)) dot_f32 = d2;
+            }
+            CHECK(dot_ref <= 1.0, "bf16-dot fast vs reference: %.3g of the bound (%s)", dot_ref, tag);
+            CHECK(dot_f32 <= 1.0, "bf16-dot vs fp32: %.3g of the bound (%s)", dot_f32, tag);
+            if (eva_gemm_bf16_set_math(EVA_BF16_MATH_DOT)) {
+                RESET(c_x);
+                eva_gemm_bf16(pool, M, N, K, A, K, Wh, K, b, c_x, N, epi, ws);
+                CHECK(memcmp(c_fast, c_x, sizeof(float) * mn) == 0, "vdpbf16ps kernel != its emulation (%s)", tag);
+                g_dot_hw_checked++;
+            }
+            eva_gemm_bf16_set_math(EVA_BF16_MATH_WIDEN);
+        }
         /* ---- q8 */
         RESET(c_fast);
         eva_gemm_q8(pool, M, N, K, A, K, &qb.w, b, c_fast, N, epi, ws);
@@ -160,14 +199,14 @@ static void test_gemm_shape(eva_pool *pool, int M, int N, int K) {
                 if (sabs[i] > 0 && d / sabs[i] > rel_q) rel_q = d / sabs[i];
             }
         CHECK(worst_q <= 1.0, "q8 vs fp32 weights: %.3g of the bound (%s)", worst_q, tag);
-        printf("gemm %-26s bf16: %.2f / %.2f of bounds   q8: %.2f of bound, max |d|/Σ|aw| %.2e\n", tag, worst_ref,
-               worst_f32, worst_q, rel_q);
+        printf("gemm %-26s bf16: %.2f / %.2f of bounds  bf16-dot: %.2f / %.2f  q8: %.2f of bound, max |d|/Σ|aw| %.2e\n",
+               tag, worst_ref, worst_f32, dot_ref, dot_f32, worst_q, rel_q);
 #undef RESET
     }
     q8_free(&qb);
     eva_aligned_free(ws);
     free(A); free(W); free(Wb); free(bias); free(C0); free(c_fast); free(c_ref); free(c_f32); free(c_x); free(Wh);
-    free(sabs); free(as); free(sa); free(sw);
+    free(sabs); free(as); free(sa); free(sw); free(Ar);
 }
 
 /* ---------------------------------------------------------------- models */
@@ -211,6 +250,9 @@ static void run_model(const char *path, eva_dtype dt, const float *input, run_ou
     eva_model_free(m);
 }
 
+/* bf16 activations cost more than bf16 weights alone: measured on the golden tiny (batch 2) */
+#define BF16_DOT_MIN_COS 0.99999
+
 static void test_models(void) {
     const char *weights = test_tiny_weights();
     CHECK(weights != NULL, "cannot assemble the tiny weights: %s", eva_last_error());
@@ -223,7 +265,7 @@ static void test_models(void) {
     eva_tensor_file_close(gold);
     if (!input) return;
     CHECK(n == 2 * 3 * 224 * 224, "input size %zu", n);
-    static run_out f32, bf, q8, q8ref, q8file, bffile;
+    static run_out f32, bf, bfdot, q8, q8ref, q8file, bffile;
     eva_dtype dt = EVA_F32;
     setenv("EVA_REFERENCE", "0", 1);
     run_model(weights, EVA_F32, input, &f32, &dt);
@@ -232,12 +274,19 @@ static void test_models(void) {
     CHECK(dt == EVA_BF16, "--dtype bf16 gave %d", dt);
     run_model(weights, EVA_Q8, input, &q8, &dt);
     CHECK(dt == EVA_Q8, "--dtype q8 gave %d", dt);
+    bool have_dot = eva_gemm_bf16_set_math(EVA_BF16_MATH_DOT_EMULATED);
+    if (have_dot) {
+        run_model(weights, EVA_BF16, input, &bfdot, &dt);
+        eva_gemm_bf16_set_math(EVA_BF16_MATH_WIDEN);
+    }
     setenv("EVA_REFERENCE", "1", 1);
     run_model(weights, EVA_Q8, input, &q8ref, NULL);
     setenv("EVA_REFERENCE", "0", 1);
     struct { const char *name; const run_out *r; double min_cos; } cases[] = {
-        {"bf16", &bf, 0.99999}, {"q8", &q8, 0.999}, {"q8 reference kernels", &q8ref, 0.999}};
+        {"bf16", &bf, 0.99999}, {"q8", &q8, 0.999}, {"q8 reference kernels", &q8ref, 0.999},
+        {"bf16-dot (emulated)", &bfdot, BF16_DOT_MIN_COS}};
     for (size_t c = 0; c < EVA_ARRAY_LEN(cases); c++) {
+        if (cases[c].r == &bfdot && !have_dot) continue;
         double cp = cosine(cases[c].r->pre, f32.pre, 2 * 192), cl = cosine(cases[c].r->logits, f32.logits, 20);
         double rp = max_rel(cases[c].r->pre, f32.pre, 2 * 192), rl = max_rel(cases[c].r->logits, f32.logits, 20);
         printf("tiny %-22s vs f32: pre-logits cos %.7f max rel %.2e | logits cos %.7f max rel %.2e\n", cases[c].name, cp,
@@ -413,6 +462,9 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--bench")) return bench(argc > 2 ? atoi(argv[2]) : 2);
     eva_pool *pool = NULL;
     CHECK_OK(eva_pool_create(2, &pool));
+    /* the WIDEN checks need WIDEN math whatever this CPU's default is */
+    eva_bf16_math default_math = eva_gemm_bf16_math();
+    eva_gemm_bf16_set_math(EVA_BF16_MATH_WIDEN);
     printf("kernels: fp32 %s, bf16 %s, q8 %s\n", eva_gemm_kernel_name(), eva_gemm_bf16_fast() ? "avx512 (widening)" : "reference",
            eva_gemm_q8_fast() ? "avx512-vnni" : "reference");
     static const int shapes[][3] = {
@@ -423,10 +475,19 @@ int main(int argc, char **argv) {
         {15, 33, 17},      /* one past every tile edge */
         {29, 70, 3},       /* K below a k-quad */
         {350, 45, 100},    /* two row blocks */
-        {5, 1000, 1030},   /* head-like N, K past one 768 block, odd K */
+        {5, 1000, 1030},   /* head-like N, K past one 768 block */
+        {20, 64, 1601},    /* 3 K blocks, the last one odd (a half k pair) */
     };
     for (size_t i = 0; i < EVA_ARRAY_LEN(shapes); i++) test_gemm_shape(pool, shapes[i][0], shapes[i][1], shapes[i][2]);
+    if (!eva_gemm_bf16_math_available(EVA_BF16_MATH_DOT_EMULATED))
+        printf("SKIPPED: bf16-dot GEMM checks — no AVX-512 kernels on this CPU\n");
+    if (g_dot_hw_checked)
+        printf("vdpbf16ps kernel == emulation on %d shape x epilogue cases\n", g_dot_hw_checked);
+    else
+        printf("SKIPPED: vdpbf16ps hardware check — this CPU (or compiler) lacks avx512_bf16; the kernel's logic "
+               "was tested through its emulation only\n");
     eva_pool_free(pool);
     test_models();
+    eva_gemm_bf16_set_math(default_math);
     return test_finish("test_lowp");
 }

@@ -4,6 +4,7 @@
 #include "cli_model.h"
 #include "base/base.h"
 #include "ops/gemm.h"
+#include "ops/gemm_lowp.h"
 #include "ops/peak.h"
 
 #include <stdlib.h>
@@ -36,9 +37,13 @@ const char help_bench[] =
     "timed pass, and peak_gflops is the median (the VM's own speed drifts); --peak prints only that.\n"
     "--profile adds the time per op family: GEMM (GELU is fused into it), attention,\n"
     "LayerNorm, other.\n"
-    "--dtype bf16|q8 runs the block matrices (qkv, proj, fc1, fc2) from bf16 weights (fp32 math)\n"
-    "or int8 weights (per-channel scales, int8 activations, VNNI int32 sums); GFLOP/s still\n"
-    "counts 2 x MACs, and the share of the fp32 peak is then only indicative.\n"
+    "--dtype bf16|q8 runs the block matrices (qkv, proj, fc1, fc2) from bf16 weights or int8\n"
+    "weights (per-channel scales, int8 activations, VNNI int32 sums); GFLOP/s still counts\n"
+    "2 x MACs. bf16 math: vdpbf16ps on bf16-rounded activations where the CPU has avx512_bf16\n"
+    "(then measured against the bf16 dot-product peak, which --peak also prints), else the\n"
+    "weights are widened to fp32 (EVA_BF16=widen|dot chooses; dot without the instruction runs\n"
+    "an exact emulation, for accuracy studies). Against the fp32 peak, bf16-widened and q8\n"
+    "shares are only indicative.\n"
     "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
 
 static int cmp_double(const void *a, const void *b) {
@@ -81,9 +86,18 @@ int cmd_bench(int argc, char **argv) {
     const char *isa = "?";
     double peak = eva_peak_fp32_gflops(probe_pool, 0.3, &isa);
     if (peak_only) {
+        double bf16_peak = eva_peak_bf16_gflops(probe_pool, 0.3);
         eva_pool_free(probe_pool);
-        if (json) printf("{\"peak_gflops\":%.1f,\"threads\":%d,\"isa\":\"%s\",\"dtype\":\"f32\"}\n", peak, threads, isa);
-        else printf("fp32 FMA peak: %.1f GFLOP/s on %d threads (%s)\n", peak, threads, isa);
+        if (json) {
+            printf("{\"peak_gflops\":%.1f,\"threads\":%d,\"isa\":\"%s\",\"dtype\":\"f32\",\"bf16_peak_gflops\":", peak,
+                   threads, isa);
+            if (bf16_peak > 0) printf("%.1f}\n", bf16_peak);
+            else printf("null}\n");
+        } else {
+            printf("fp32 FMA peak: %.1f GFLOP/s on %d threads (%s)\n", peak, threads, isa);
+            if (bf16_peak > 0) printf("bf16 dot-product peak: %.1f GFLOP/s on %d threads (vdpbf16ps)\n", bf16_peak, threads);
+            else printf("bf16 dot-product peak: none (this CPU or build lacks avx512_bf16)\n");
+        }
         return 0;
     }
     if (cli_model_opts_check(cmd, &mo) != 0) {
@@ -98,6 +112,7 @@ int cmd_bench(int argc, char **argv) {
     }
     double load_s = eva_now_seconds() - t0;
     eva_model_info info;
+    bool is_bf16 = eva_model_weight_dtype(model) == EVA_BF16;
     eva_model_get_info(model, &info);
     int S = info.img_size, B = batch;
     float *images = cli_formula_input("bench", B, S);
@@ -110,6 +125,9 @@ int cmd_bench(int argc, char **argv) {
        what the runs actually got */
     double *peaks = calloc((size_t)reps + 1, sizeof(double));
     int npeaks = 0;
+    /* bf16 weights on vdpbf16ps are measured against the bf16 dot-product peak */
+    bool bf16_peak = eva_model_weight_dtype(model) == EVA_BF16 && eva_gemm_bf16_math() == EVA_BF16_MATH_DOT;
+    if (bf16_peak) peak = eva_peak_bf16_gflops(probe_pool, 0.3);
     if (peaks) peaks[npeaks++] = peak;
     eva_status st = EVA_OK;
     double cpu0 = 0;
@@ -119,8 +137,9 @@ int cmd_bench(int argc, char **argv) {
     } else {
         st = eva_ctx_create(model, mo.threads, &ctx);
         if (!json) {
-            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s (load %.1f s)\n",
-                    info.arch, S, S, B, threads, eva_gemm_kernel_name(), dtype_key(eva_model_weight_dtype(model)), load_s);
+            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s%s%s (load %.1f s)\n",
+                    info.arch, S, S, B, threads, eva_gemm_kernel_name(), dtype_key(eva_model_weight_dtype(model)),
+                    is_bf16 ? ", bf16 math: " : "", is_bf16 ? eva_gemm_bf16_math_name() : "", load_s);
         }
         for (int r = 0; r < warmup && st == EVA_OK; r++) st = eva_forward(ctx, images, B, S, &out);
         if (profile && st == EVA_OK) eva_ctx_set_profiling(ctx, true);
@@ -131,7 +150,8 @@ int cmd_bench(int argc, char **argv) {
             times[r] = eva_now_seconds() - a;
             cpu_run += cpu_seconds() - cpu0;
             if (!json) fprintf(stderr, "  run %d: %.1f ms\n", r + 1, times[r] * 1e3);
-            if (st == EVA_OK) peaks[npeaks++] = eva_peak_fp32_gflops(probe_pool, 0.2, &isa);
+            if (st == EVA_OK)
+                peaks[npeaks++] = bf16_peak ? eva_peak_bf16_gflops(probe_pool, 0.2) : eva_peak_fp32_gflops(probe_pool, 0.2, &isa);
             cpu0 = cpu_seconds();
         }
     }
@@ -162,15 +182,17 @@ int cmd_bench(int argc, char **argv) {
                    "\"load_s\":%.3f",
                    info.arch, S, B, threads, dtype_key(eva_model_weight_dtype(model)), eva_gemm_kernel_name(), ms_img, ips, gflops,
                    eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
-            printf(",\"cpu_ms_per_image\":%.3f", cpu_run * 1e3 / reps / B);
+            printf(",\"cpu_ms_per_image\":%.3f,\"peak_kind\":\"%s\"", cpu_run * 1e3 / reps / B, bf16_peak ? "bf16" : "fp32");
+            if (is_bf16) printf(",\"bf16_math\":\"%s\"", eva_gemm_bf16_math_name());
             if (profile)
                 for (int k = 0; k < EVA_PROF_COUNT; k++)
                     printf(",\"profile_%s_pct\":%.1f", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0);
             printf("}\n");
         } else {
-            printf("%s %dpx batch %d %s: %.1f ms/image, %.3f images/s, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 peak "
+            printf("%s %dpx batch %d %s: %.1f ms/image, %.3f images/s, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s %s peak "
                    "(%.1f GFLOP/image), peak RSS %.0f MB\n",
-                   info.arch, S, B, dtype_key(eva_model_weight_dtype(model)), ms_img, ips, gflops, 100 * gflops / peak, peak, eva_model_flops(model, S) / 1e9, rss_mb);
+                   info.arch, S, B, dtype_key(eva_model_weight_dtype(model)), ms_img, ips, gflops, 100 * gflops / peak, peak,
+                   bf16_peak ? "bf16 dot-product" : "fp32", eva_model_flops(model, S) / 1e9, rss_mb);
             printf("  CPU time %.1f ms/image over all threads (wall/CPU shows how much of the machine the run got)\n",
                    cpu_run * 1e3 / reps / B);
             if (profile)

@@ -12,16 +12,22 @@
 const char help_eval[] =
     "usage: eva eval --model M --data DIR|IDX|fashion-mnist:test [--ema] [-b 32] [-t THREADS]\n"
     "                [--limit N] [--json] [--confusion-png FILE] [--preprocess official|timm]\n"
+    "                [--dtype f32|bf16|q8] [--predictions FILE.csv]\n"
     "\n"
     "Runs the classifier over every sample of a labelled dataset (class = first-level folder,\n"
     "sorted; or an IDX file with its labels file) with the model's evaluation transform, and\n"
     "prints top-1 / top-5 accuracy, the accuracy per class and the confusion matrix (rows =\n"
     "true class, columns = predicted). --confusion-png draws it (row-normalised, white = 0,\n"
     "dark blue = 1). --ema evaluates the EMA weights of a fine-tuning result (state dict\n"
-    "'model_ema'). --limit evaluates the first N samples only.\n";
+    "'model_ema'). --limit evaluates the first N samples only. --dtype runs the block matrices\n"
+    "in bf16 or int8 (see eva bench --help). --predictions writes one CSV row per sample:\n"
+    "index,label,top1,...,top5 (class indices, best first) — two such files, e.g. from f32 and\n"
+    "q8, give the top-1 / top-5 agreement of the two (scripts/lowp_compare.py --predictions).\n";
 
 int cmd_eval(int argc, char **argv) {
-    const char *cmd = "eval", *data = NULL, *png = NULL, *family = NULL;
+    const char *cmd = "eval", *data = NULL, *png = NULL, *family = NULL, *pred_path = NULL;
+    eva_atomic_file pred = {0};
+    bool pred_open = false;
     cli_model_opts mo;
     cli_model_opts_init(&mo);
     int batch = 32;
@@ -37,6 +43,7 @@ int cmd_eval(int argc, char **argv) {
         if (!strcmp(a, "--data")) ok = cli_take_str(cmd, argc, argv, &i, &data);
         else if (!strcmp(a, "--confusion-png")) ok = cli_take_str(cmd, argc, argv, &i, &png);
         else if (!strcmp(a, "--preprocess")) ok = cli_take_str(cmd, argc, argv, &i, &family);
+        else if (!strcmp(a, "--predictions")) ok = cli_take_str(cmd, argc, argv, &i, &pred_path);
         else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) {
             ok = cli_take_int(cmd, argc, argv, &i, &batch);
             if (ok && (batch < 1 || batch > 4096)) return cli_usage(cmd, "-b must be in 1..4096");
@@ -77,12 +84,21 @@ int cmd_eval(int argc, char **argv) {
     conf = calloc((size_t)C * C, sizeof(int64_t));
     if (!images || !top || !conf) { rc = cli_error(cmd, "out of memory"); goto done; }
     if ((st = eva_ctx_create(model, mo.threads, &ctx)) != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
+    if (pred_path) {
+        if ((st = eva_atomic_open(&pred, pred_path)) != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
+        pred_open = true;
+        char hdr[64] = "index,label";
+        for (int j = 0; j < K; j++) snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), ",top%d", j + 1);
+        strcat(hdr, "\n");
+        if ((st = eva_atomic_write(&pred, hdr, strlen(hdr))) != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
+    }
     int64_t top1 = 0, top5 = 0, seen = 0, unreadable = 0;
     bool tty = cli_stderr_is_tty();
     double t0 = eva_now_seconds();
     for (int64_t start = 0; start < n; start += batch) {
         int nb = (int)EVA_MIN((int64_t)batch, n - start), good = 0;
         int labels[4096];
+        int64_t index[4096];
         for (int k = 0; k < nb; k++) {
             eva_image img;
             if (eva_dataset_image(ds, start + k, &img) != EVA_OK ||
@@ -92,6 +108,7 @@ int cmd_eval(int argc, char **argv) {
                 continue;
             }
             eva_image_free(&img);
+            index[good] = start + k;
             labels[good++] = eva_dataset_label(ds, start + k);
         }
         if (good && (st = eva_classify(ctx, images, good, K, top)) != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
@@ -101,12 +118,23 @@ int cmd_eval(int argc, char **argv) {
             for (int j = 0; j < K; j++) top5 += t[j].index == labels[g];
             conf[(size_t)labels[g] * C + t[0].index]++;
             seen++;
+            if (pred_open) {
+                char line[160];
+                int len = snprintf(line, sizeof line, "%lld,%d", (long long)index[g], labels[g]);
+                for (int j = 0; j < K; j++) len += snprintf(line + len, sizeof line - (size_t)len, ",%d", t[j].index);
+                line[len++] = '\n';
+                if ((st = eva_atomic_write(&pred, line, (size_t)len)) != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
+            }
         }
         if (tty) fprintf(stderr, "\r  %lld/%lld  top-1 %.2f%%  %.0f img/s   ", (long long)(start + nb), (long long)n,
                          seen ? 100.0 * top1 / seen : 0.0, (start + nb) / (eva_now_seconds() - t0));
     }
     if (tty) fputc('\n', stderr);
     if (seen == 0) { rc = cli_error(cmd, "no readable samples in %s", data); goto done; }
+    if (pred_open) {
+        pred_open = false;
+        if ((st = eva_atomic_commit(&pred)) != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
+    }
     if (json) {
         printf("{\"model\": \"%s\", \"data\": \"%s\", \"samples\": %lld, \"unreadable\": %lld, \"top1\": %.6f, \"top5\": %.6f, "
                "\"per_class\": [", info.arch, data, (long long)seen, (long long)unreadable, (double)top1 / seen,
@@ -169,6 +197,7 @@ int cmd_eval(int argc, char **argv) {
         if (st != EVA_OK) { rc = cli_lib_error(cmd, st); goto done; }
     }
 done:
+    if (pred_open) eva_atomic_abort(&pred);
     free(images);
     free(top);
     free(conf);

@@ -1,20 +1,26 @@
-/* gemm_bf16.c — bf16-weight GEMM: the plain C reference and the threaded driver that feeds the
- * fp32 AVX-512 micro-kernel (gemm_avx512.c) with weight panels widened from bf16.
+/* gemm_bf16.c — bf16-weight GEMM: the plain C reference, the choice of bf16 math, and the
+ * threaded driver that feeds either micro-kernel.
  * Shapes: C[M,N] (+)= A[M,K]·W[N,K]^T, W as bf16 bits (gemm_lowp.h).
  *
- * Why widen and not vdpbf16ps: the development machine has AVX-512 F/BW/DQ/VL/VNNI but no
- * avx512_bf16, so the only testable path is "bf16 in memory, fp32 in registers": half the weight
- * bytes from DRAM (batch-1 inference is weight-bandwidth bound), same FMA math as fp32.
+ * Two ways to multiply by bf16 weights (eva_bf16_math, gemm_lowp.h):
+ *   widen  the bf16 rows are widened to fp32 while a weight panel is packed and the fp32 14 x 32
+ *          kernel (gemm_avx512.c) runs on fp32 activations: half the weight bytes of fp32, the
+ *          same FMA rate, results bit-identical to eva_gemm on the widened weights.
+ *   dot    activations are rounded to bf16 as A is packed and vdpbf16ps multiplies bf16 pairs
+ *          into fp32 sums (gemm_bf16dot_kernel.h): two k steps per instruction, so twice the
+ *          FLOP rate where the CPU has avx512_bf16 — the default there. Without the instruction
+ *          the same kernel runs on an exact emulation (EVA_BF16=dot), slower than widen.
  *
- * Driver (mirrors gemm.c so the numbers are bit-identical to eva_gemm on widened weights):
+ * Driver (mirrors gemm.c: same K blocks and EVA_GEMM_KC override):
  *   A is packed once per call into the workspace (all k blocks, shared by every thread, instead
- *   of once per thread); tasks = row blocks x N chunks; per k block of KC (same KC rule and
- *   EVA_GEMM_KC override as gemm.c) and per 32-wide weight panel, the thread widens+transposes
- *   the bf16 rows into its own fp32 panel, then runs the 14 x 32 kernel over its row tiles while
- *   prefetching the next panel's bf16 rows. */
+ *   of once per thread); tasks = row blocks x N chunks; per k block and per 32-wide weight
+ *   panel, the thread packs the bf16 rows into its own panel (widened or as bf16 pairs), then
+ *   runs the 14 x 32 kernel over its row tiles while prefetching the next panel's bf16 rows. */
 #include "ops/gemm_internal.h"
 #include "ops/gemm_lowp.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,17 +46,76 @@ void eva_round_bf16_n(const float *src, float *dst, size_t n) {
     }
 }
 
+/* ---------------------------------------------------------------- which bf16 math */
+
+static bool cpu_has_avx512bf16(void) {
+#if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
+bool eva_gemm_bf16_math_available(eva_bf16_math m) {
+    switch (m) {
+    case EVA_BF16_MATH_WIDEN: return true;
+    case EVA_BF16_MATH_DOT_EMULATED: return eva_gemm_bf16_fast();
+    case EVA_BF16_MATH_DOT: return eva_gemm_bf16_fast() && cpu_has_avx512bf16();
+    default: return false;
+    }
+}
+
+static atomic_int g_math = -1;
+static pthread_once_t g_math_once = PTHREAD_ONCE_INIT;
+
+static void math_init(void) {
+    bool hw = eva_gemm_bf16_math_available(EVA_BF16_MATH_DOT);
+    int m = hw ? EVA_BF16_MATH_DOT : EVA_BF16_MATH_WIDEN;
+    const char *env = getenv("EVA_BF16");
+    if (env && !strcmp(env, "widen")) m = EVA_BF16_MATH_WIDEN;
+    else if (env && !strcmp(env, "dot") && eva_gemm_bf16_fast())
+        m = hw ? EVA_BF16_MATH_DOT : EVA_BF16_MATH_DOT_EMULATED;
+    int expected = -1;
+    atomic_compare_exchange_strong(&g_math, &expected, m);
+}
+
+eva_bf16_math eva_gemm_bf16_math(void) {
+    pthread_once(&g_math_once, math_init);
+    return (eva_bf16_math)atomic_load_explicit(&g_math, memory_order_relaxed);
+}
+
+bool eva_gemm_bf16_set_math(eva_bf16_math m) {
+    pthread_once(&g_math_once, math_init);
+    if (!eva_gemm_bf16_math_available(m)) return false;
+    atomic_store(&g_math, (int)m);
+    return true;
+}
+
+const char *eva_gemm_bf16_math_name(void) {
+    switch (eva_gemm_bf16_math()) {
+    case EVA_BF16_MATH_DOT: return "vdpbf16ps (bf16 activations)";
+    case EVA_BF16_MATH_DOT_EMULATED: return "vdpbf16ps emulated (bf16 activations)";
+    default: return eva_gemm_bf16_fast() ? "widened to fp32" : "reference";
+    }
+}
+
 /* ---------------------------------------------------------------- reference */
 
 void eva_gemm_bf16_ref(int M, int N, int K, const float *A, int lda, const uint16_t *W, int ldw, const float *bias,
                        float *C, int ldc, eva_gemm_epilogue epi) {
+    bool round_a = eva_gemm_bf16_math() != EVA_BF16_MATH_WIDEN;
     for (int m = 0; m < M; m++) {
         const float *a = A + (size_t)m * (size_t)lda;
         float *c = C + (size_t)m * (size_t)ldc;
         for (int n = 0; n < N; n++) {
             const uint16_t *w = W + (size_t)n * (size_t)ldw;
             double acc = 0.0;
-            for (int k = 0; k < K; k++) acc += (double)a[k] * (double)eva_bf16_to_f32(w[k]);
+            for (int k = 0; k < K; k++) {
+                float ak = a[k];
+                if (round_a) eva_round_bf16_n(&ak, &ak, 1);
+                acc += (double)ak * (double)eva_bf16_to_f32(w[k]);
+            }
             float v = (float)acc;
             if (bias) v += bias[n];
             if (epi == EVA_GEMM_ACCUMULATE) v += c[n];
@@ -89,9 +154,15 @@ typedef struct bf16_job {
     int ldc;
     eva_gemm_epilogue epi;
     int kc, kblocks, mc, mpanels, nchunks, npanels;
-    float *ap;      /* packed A: k block b at ap + b*mpanels*MR*kc, panel p at + p*MR*kcb */
+    float *ap;      /* packed A: k block b at ap + b*mpanels*MR*kw(kc), panel p at + p*MR*kw(kcb) */
     float *bpanel;  /* per thread: BF16_KC_MAX * NR floats */
+    /* dot math: bf16-pair kernel and packing; NULL: widen to fp32 (isa->kernel, isa->pack_a) */
+    const eva_bf16dot_isa *dot;
 } bf16_job;
+
+/* 32-bit words per row and k block of kc in the packed A and B panels: one per k (fp32), one
+ * per k pair (bf16 pairs). */
+static size_t kwords(const bf16_job *j, int kc) { return j->dot ? (size_t)(kc + 1) / 2 : (size_t)kc; }
 
 static void bf16_pack_a_task(void *ctx, int task, int thread) {
     (void)thread;
@@ -100,8 +171,12 @@ static void bf16_pack_a_task(void *ctx, int task, int thread) {
     int kb = task / j->mpanels, p = task % j->mpanels;
     int k0 = kb * j->kc, kcb = EVA_MIN(j->kc, j->K - k0);
     int mr = EVA_MIN(MR, j->M - p * MR);
-    float *out = j->ap + (size_t)kb * (size_t)j->mpanels * MR * (size_t)j->kc + (size_t)p * MR * (size_t)kcb;
-    j->isa->pack_a(kcb, j->A + (size_t)p * MR * (size_t)j->lda + k0, j->lda, mr, out);
+    float *out = j->ap + (size_t)kb * (size_t)j->mpanels * MR * kwords(j, j->kc) + (size_t)p * MR * kwords(j, kcb);
+    const float *a = j->A + (size_t)p * MR * (size_t)j->lda + k0;
+    if (j->dot)
+        j->dot->pack_a(kcb, a, j->lda, mr, out);
+    else
+        j->isa->pack_a(kcb, a, j->lda, mr, out);
 }
 
 static void bf16_task(void *ctx, int task, int thread) {
@@ -115,6 +190,8 @@ static void bf16_task(void *ctx, int task, int thread) {
     int n0 = p0 * NR, n1 = EVA_MIN(j->N, p1 * NR);
     if (m0 >= m1 || n0 >= n1) return;
     float *bp = j->bpanel + (size_t)thread * BF16_KC_MAX * NR;
+    void (*kernel)(int, const float *, const float *, float *, int, int, int, const float *, const gemm_prefetch *) =
+        j->dot ? j->dot->kernel : isa->kernel;
     _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
     _Alignas(64) float tbias[GEMM_NR_MAX];
     for (int kb = 0; kb < j->kblocks; kb++) {
@@ -122,10 +199,14 @@ static void bf16_task(void *ctx, int task, int thread) {
         bool first = k0 == 0, last = k0 + kc == j->K;
         int flags = (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) |
                     (first && j->bias ? GEMM_F_BIAS : 0) | (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
-        const float *ablock = j->ap + (size_t)kb * (size_t)j->mpanels * MR * (size_t)j->kc;
+        const float *ablock = j->ap + (size_t)kb * (size_t)j->mpanels * MR * kwords(j, j->kc);
         for (int n = n0; n < n1; n += NR) {
             int nr = EVA_MIN(NR, n1 - n);
-            eva_bf16_pack_tn_avx512(kc, j->W + (size_t)n * (size_t)j->ldw + k0, j->ldw, nr, bp);
+            const uint16_t *w = j->W + (size_t)n * (size_t)j->ldw + k0;
+            if (j->dot)
+                j->dot->pack_b(kc, w, j->ldw, nr, bp);
+            else
+                eva_bf16_pack_tn_avx512(kc, w, j->ldw, nr, bp);
             const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
             if (bias && nr < NR) {
                 memset(tbias, 0, sizeof tbias);
@@ -138,7 +219,7 @@ static void bf16_task(void *ctx, int task, int thread) {
                                 .lines_per_row = (int)(((size_t)kc * sizeof(uint16_t) + 63) / 64)};
             for (int m = m0; m < m1; m += MR, tile_i++) {
                 int mr = EVA_MIN(MR, m1 - m);
-                const float *ap = ablock + (size_t)(m / MR) * MR * (size_t)kc;
+                const float *ap = ablock + (size_t)(m / MR) * MR * kwords(j, kc);
                 float *c = j->C + (size_t)m * (size_t)j->ldc + n;
                 const gemm_prefetch *pfp = NULL;
                 if (next_n >= 0) {
@@ -148,7 +229,7 @@ static void bf16_task(void *ctx, int task, int thread) {
                     pfp = pf.rows > 0 ? &pf : NULL;
                 }
                 if (nr == NR) {
-                    isa->kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
+                    kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
                     continue;
                 }
                 /* partial-width tile through a scratch tile: kernels only see full NR */
@@ -158,7 +239,7 @@ static void bf16_task(void *ctx, int task, int thread) {
                         memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
                     }
                 }
-                isa->kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
+                kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
                 for (int i = 0; i < mr; i++)
                     memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
             }
@@ -188,6 +269,13 @@ void eva_gemm_bf16(eva_pool *pool, int M, int N, int K, const float *A, int lda,
     const int MR = isa->mr, NR = isa->nr;
     bf16_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .W = W, .ldw = ldw, .bias = bias,
                   .C = C, .ldc = ldc, .epi = epi};
+    switch (eva_gemm_bf16_math()) {
+#if defined(EVA_HAVE_AVX512BF16)
+    case EVA_BF16_MATH_DOT: j.dot = &eva_bf16dot_isa_hw; break;
+#endif
+    case EVA_BF16_MATH_DOT_EMULATED: j.dot = &eva_bf16dot_isa_emulated; break;
+    default: break;
+    }
     int mc_max;
     j.kc = eva_gemm_blocking(K, MR, &mc_max);
     j.kblocks = (K + j.kc - 1) / j.kc;

@@ -12,6 +12,8 @@
 
 #include "ops/gemm.h"
 
+#include <stdint.h>
+
 enum { GEMM_F_LOAD_C = 1, GEMM_F_BIAS = 2, GEMM_F_GELU = 4 };
 
 #define GEMM_MR_MAX 14
@@ -45,6 +47,18 @@ typedef struct gemm_isa {
 /* Each is defined only when its ISA file is compiled (x86-64); the driver checks the CPU. */
 extern const gemm_isa eva_gemm_isa_avx512;
 extern const gemm_isa eva_gemm_isa_avx2;
+
+/* The bf16 x bf16 kernel (gemm_bf16dot_kernel.h): same tile, flags and prefetch contract as
+ * gemm_isa.kernel, but ap/bp hold bf16 pairs (32-bit words) and kc counts k, not pairs. */
+typedef struct eva_bf16dot_isa {
+    const char *name;
+    void (*kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
+                   const float *bias, const gemm_prefetch *pf);
+    void (*pack_a)(int kc, const float *a, int lda, int mr, float *out);
+    void (*pack_b)(int kc, const uint16_t *w, int ldw, int nr, float *out);
+} eva_bf16dot_isa;
+extern const eva_bf16dot_isa eva_bf16dot_isa_emulated; /* AVX-512F, any AVX-512 CPU */
+extern const eva_bf16dot_isa eva_bf16dot_isa_hw;       /* only with EVA_HAVE_AVX512BF16 */
 
 /* Vectorised exact-erf GELU over n floats (AVX-512 version; call only after the CPU check). */
 void eva_gelu_avx512(float *x, size_t n);

@@ -5,13 +5,18 @@
  * Shapes as in gemm.h: C[M,N] (+)= A[M,K] · W[N,K]^T (+ bias[N]) with the same epilogues
  * (STORE, GELU, ACCUMULATE). M = B*N tokens (257 for one 224px image), K in, N out features.
  *
- * bf16 (W as uint16 bf16 bits, [N,K] row-major, ldw >= K; zero-copy from a BF16 file):
- *   eva_gemm_bf16 computes exactly what eva_gemm computes with W widened to fp32 (same K
- *   blocking, same AVX-512 micro-kernel, bit-identical results), reading half the weight bytes.
+ * bf16 (W as uint16 bf16 bits, [N,K] row-major, ldw >= K; zero-copy from a BF16 file), two maths
+ * (eva_bf16_math; default: DOT where the CPU has avx512_bf16, else WIDEN; EVA_BF16=widen|dot):
+ *   WIDEN   fp32 activations x widened weights: eva_gemm_bf16 computes exactly what eva_gemm
+ *           computes with W widened to fp32 (same K blocking, same AVX-512 micro-kernel,
+ *           bit-identical results), reading half the weight bytes.
+ *   DOT     activations rounded to bf16 (nearest even) x bf16 weights, fp32 sums, with
+ *           vdpbf16ps (DOT) or its exact AVX-512F emulation (DOT_EMULATED: tests, and EVA_BF16=dot
+ *           on CPUs without the instruction). The emulation agrees with the instruction bit for
+ *           bit except for values below 2^-126, which the instruction flushes to zero.
  *   On CPUs without the AVX-512 fp32 kernel (or EVA_GEMM=ref) it runs eva_gemm_bf16_ref
- *   (double accumulation of the widened weights, like eva_gemm_ref). This CPU family's
- *   avx512_bf16 (vdpbf16ps) is NOT used: the machine it was written on lacks it, so no such
- *   kernel could be tested.
+ *   (double accumulation of the widened weights, like eva_gemm_ref; in DOT maths the
+ *   activations are rounded to bf16 first).
  *
  * q8 (eva_q8_weight, built once at load by eva_q8_pack):
  *   weights   w[n,k] ≈ wq[n,k] · ws[n],  ws[n] = max_k |w[n,k]| / 127, wq = rint(w / ws) in [-127, 127]
@@ -37,6 +42,17 @@
 #include <stdint.h>
 
 /* ---------------------------------------------------------------- bf16 */
+
+typedef enum eva_bf16_math {
+    EVA_BF16_MATH_WIDEN = 0,        /* fp32 activations, weights widened: exact vs fp32 math */
+    EVA_BF16_MATH_DOT_EMULATED = 1, /* bf16 activations, vdpbf16ps emulated in AVX-512F */
+    EVA_BF16_MATH_DOT = 2,          /* bf16 activations, vdpbf16ps (avx512_bf16) */
+} eva_bf16_math;
+eva_bf16_math eva_gemm_bf16_math(void);
+bool eva_gemm_bf16_math_available(eva_bf16_math m);
+/* Process-wide switch (tests, benchmarks); false if m cannot run on this CPU / build. */
+bool eva_gemm_bf16_set_math(eva_bf16_math m);
+const char *eva_gemm_bf16_math_name(void);
 
 size_t eva_gemm_bf16_workspace(int M, int K, int threads);
 void eva_gemm_bf16_ref(int M, int N, int K, const float *A, int lda, const uint16_t *W, int ldw, const float *bias,

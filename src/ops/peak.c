@@ -1,4 +1,5 @@
-/* peak.c — run the FMA loop on every thread of the pool and report the aggregate rate. */
+/* peak.c — run the FMA (or bf16 dot-product) loop on every thread of the pool and report the
+ * aggregate rate. */
 #include "ops/peak.h"
 
 typedef struct { double seconds; int isa, n; int started; double flops[1024]; } peak_job;
@@ -11,6 +12,28 @@ static double scalar_loop(long iters) {
     return (double)iters * 8;
 }
 
+static void peak_task(void *ctx, int task, int thread);
+
+static double bf16_loop(long iters) {
+#if defined(EVA_HAVE_AVX512BF16)
+    return eva_peak_loop_avx512bf16(iters);
+#else
+    (void)iters;
+    return 0;
+#endif
+}
+
+static double run(eva_pool *pool, double seconds, int isa) {
+    peak_job j = {.seconds = seconds, .isa = isa};
+    int n = eva_pool_threads(pool);
+    if (n > 1024) n = 1024;
+    j.n = n;
+    eva_pool_run(pool, n, peak_task, &j);   /* one task per thread: each loops for `seconds` */
+    double total = 0;
+    for (int i = 0; i < n; i++) total += j.flops[i];
+    return total / 1e9;
+}
+
 static void peak_task(void *ctx, int task, int thread) {
     (void)task;
     peak_job *j = ctx;
@@ -20,20 +43,24 @@ static void peak_task(void *ctx, int task, int thread) {
     double t0 = eva_now_seconds(), flops = 0;
     long iters = 1 << 16;
     while (eva_now_seconds() - t0 < j->seconds)
-        flops += j->isa == 2 ? eva_peak_loop_avx512(iters) : j->isa == 1 ? eva_peak_loop_avx2(iters) : scalar_loop(iters);
+        flops += j->isa == 3 ? bf16_loop(iters) : j->isa == 2 ? eva_peak_loop_avx512(iters)
+                 : j->isa == 1 ? eva_peak_loop_avx2(iters) : scalar_loop(iters);
     j->flops[thread] = flops / (eva_now_seconds() - t0);
 }
 
 double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa) {
-    peak_job j = {.seconds = seconds};
     __builtin_cpu_init();
-    j.isa = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("fma") ? 1 : 0;
-    if (isa) *isa = j.isa == 2 ? "avx512" : j.isa == 1 ? "avx2" : "scalar";
-    int n = eva_pool_threads(pool);
-    if (n > 1024) n = 1024;
-    j.n = n;
-    eva_pool_run(pool, n, peak_task, &j);   /* one task per thread: each loops for `seconds` */
-    double total = 0;
-    for (int i = 0; i < n; i++) total += j.flops[i];
-    return total / 1e9;
+    int which = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("fma") ? 1 : 0;
+    if (isa) *isa = which == 2 ? "avx512" : which == 1 ? "avx2" : "scalar";
+    return run(pool, seconds, which);
+}
+
+double eva_peak_bf16_gflops(eva_pool *pool, double seconds) {
+#if defined(EVA_HAVE_AVX512BF16)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512bf16")) return run(pool, seconds, 3);
+#endif
+    (void)pool;
+    (void)seconds;
+    return 0;
 }

@@ -9,9 +9,14 @@
  * (AVX-512 when the CPU has it, else AVX2/FMA, else scalar). Writes the ISA used into *isa. */
 double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa);
 
+/* GFLOP/s of independent vdpbf16ps chains (2 products per lane, 2 flops each) on every pool
+ * thread: the bf16 dot-product peak. 0 when the CPU or the build lacks avx512_bf16. */
+double eva_peak_bf16_gflops(eva_pool *pool, double seconds);
+
 /* ISA-specific inner loops (peak_avx512.c / peak_avx2.c): `iters` rounds of FMAs; returns the
  * flops done (2 per lane per FMA). */
 double eva_peak_loop_avx512(long iters);
 double eva_peak_loop_avx2(long iters);
+double eva_peak_loop_avx512bf16(long iters); /* only with EVA_HAVE_AVX512BF16 */
 
 #endif
