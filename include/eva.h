@@ -513,9 +513,12 @@ EVA_API eva_status eva_teacher_features(eva_teacher *teacher, const float *image
 
 /* ============================================================================ low-precision weights
  * eva_model_params.weight_dtype = EVA_BF16 or EVA_Q8 keeps the block matrices (attn.qkv,
- * attn.proj, mlp.fc1, mlp.fc2) in bf16 (fp32 math on widened weights) or int8 (per-output-
- * channel scales, activations quantised per row, int32 VNNI accumulation); everything else stays
- * fp32. A file with __metadata__ eva.dtype=q8 (eva_model_save with EVA_Q8: tensor NAME as I8
+ * attn.proj, mlp.fc1, mlp.fc2) in bf16 or int8 (per-output-channel scales, activations quantised
+ * per row, int32 VNNI accumulation); everything else stays fp32. bf16 math: where the CPU has
+ * avx512_bf16, activations are rounded to bf16 and multiplied with vdpbf16ps (fp32 sums); else
+ * the weights are widened to fp32 (fp32 math, results equal to fp32 weights rounded to bf16).
+ * The environment variable EVA_BF16=widen|dot overrides the choice (dot without the instruction
+ * runs an exact emulation: slower, for accuracy studies). A file with __metadata__ eva.dtype=q8 (eva_model_save with EVA_Q8: tensor NAME as I8
  * [N,K] plus NAME.scale F32 [N]) loads as Q8 without asking. Returns the dtype a model computes
  * its block matrices in (EVA_F32, EVA_BF16 or EVA_Q8). */
 EVA_API eva_dtype eva_model_weight_dtype(const eva_model *model);
