@@ -9,7 +9,7 @@
  * Compiled with -mavx512f/bw/dq/vl/vnni; only called after the run-time CPU check in gemm.c. */
 #include "ops/gemm_internal.h"
 
-#include "ops/gemm_gelu_avx512.h"
+#include "ops/gemm_store_avx512.h"
 #include "ops/transpose16_avx512.h"
 
 #include <immintrin.h>
@@ -18,13 +18,6 @@
 #define NR 32
 
 /* ---------------------------------------------------------------- micro-kernel */
-
-static inline __attribute__((always_inline)) void tile_store(__m512 x, float *c, int flags, __m512 bias) {
-    if (flags & GEMM_F_BIAS) x = _mm512_add_ps(x, bias);
-    if (flags & GEMM_F_LOAD_C) x = _mm512_add_ps(x, _mm512_loadu_ps(c));
-    if (flags & GEMM_F_GELU) x = eva_gelu16_avx512(x);
-    _mm512_storeu_ps(c, x);
-}
 
 static inline __attribute__((always_inline)) void tile_kernel(const int mr, int kc, const float *ap, const float *bp,
                                                               float *c, int ldc, int flags, const float *bias,
@@ -74,16 +67,7 @@ static inline __attribute__((always_inline)) void tile_kernel(const int mr, int 
         ap += MR;
         bp += NR;
     }
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
-    if (flags & GEMM_F_BIAS) {
-        bias0 = _mm512_loadu_ps(bias);
-        bias1 = _mm512_loadu_ps(bias + 16);
-    }
-#pragma GCC unroll 14
-    for (int i = 0; i < mr; i++) {
-        tile_store(c0[i], c + (size_t)i * (size_t)ldc, flags, bias0);
-        tile_store(c1[i], c + (size_t)i * (size_t)ldc + 16, flags, bias1);
-    }
+    gemm_store_tile_avx512(mr, c0, c1, c, ldc, flags, bias);
 }
 
 #define KERNEL_CASE(R) \

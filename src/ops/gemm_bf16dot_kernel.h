@@ -22,8 +22,8 @@
 #ifndef EVA_OPS_GEMM_BF16DOT_KERNEL_H
 #define EVA_OPS_GEMM_BF16DOT_KERNEL_H
 
-#include "ops/gemm_gelu_avx512.h"
 #include "ops/gemm_internal.h"
+#include "ops/gemm_store_avx512.h"
 #include "ops/transpose16_avx512.h"
 
 #include <immintrin.h>
@@ -40,13 +40,6 @@ static inline __attribute__((always_inline)) __m512i dot_round_bf16(__m512 x) {
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb), 16);
     __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
     return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
-}
-
-static inline __attribute__((always_inline)) void dot_store(__m512 x, float *c, int flags, __m512 bias) {
-    if (flags & GEMM_F_BIAS) x = _mm512_add_ps(x, bias);
-    if (flags & GEMM_F_LOAD_C) x = _mm512_add_ps(x, _mm512_loadu_ps(c));
-    if (flags & GEMM_F_GELU) x = eva_gelu16_avx512(x);
-    _mm512_storeu_ps(c, x);
 }
 
 static inline __attribute__((always_inline)) void dot_tile(const int mr, int kc, const uint32_t *ap, const uint32_t *bp,
@@ -85,16 +78,7 @@ static inline __attribute__((always_inline)) void dot_tile(const int mr, int kc,
         ap += DOT_MR;
         bp += DOT_NR;
     }
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
-    if (flags & GEMM_F_BIAS) {
-        bias0 = _mm512_loadu_ps(bias);
-        bias1 = _mm512_loadu_ps(bias + 16);
-    }
-#pragma GCC unroll 14
-    for (int i = 0; i < mr; i++) {
-        dot_store(c0[i], c + (size_t)i * (size_t)ldc, flags, bias0);
-        dot_store(c1[i], c + (size_t)i * (size_t)ldc + 16, flags, bias1);
-    }
+    gemm_store_tile_avx512(mr, c0, c1, c, ldc, flags, bias);
 }
 
 #define DOT_CASE(R) \
