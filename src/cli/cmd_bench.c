@@ -40,10 +40,11 @@ const char help_bench[] =
     "--dtype bf16|q8 runs the block matrices (qkv, proj, fc1, fc2) from bf16 weights or int8\n"
     "weights (per-channel scales, int8 activations, VNNI int32 sums); GFLOP/s still counts\n"
     "2 x MACs. bf16 math: vdpbf16ps on bf16-rounded activations where the CPU has avx512_bf16\n"
-    "(then measured against the bf16 dot-product peak, which --peak also prints), else the\n"
-    "weights are widened to fp32 (EVA_BF16=widen|dot chooses; dot without the instruction runs\n"
-    "an exact emulation, for accuracy studies). Against the fp32 peak, bf16-widened and q8\n"
-    "shares are only indicative.\n"
+    "and a timed loop shows it beating the fp32 FMA (then measured against the bf16 dot-product\n"
+    "peak, which --peak also prints), else the weights are widened to fp32. EVA_BF16=widen|dot|\n"
+    "dot-force chooses (dot without the instruction runs an exact emulation, for accuracy\n"
+    "studies; dot-force uses it even where the CPU hides the flag). Against the fp32 peak,\n"
+    "bf16-widened and q8 shares are only indicative.\n"
     "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
 
 static int cmp_double(const void *a, const void *b) {
@@ -96,7 +97,7 @@ int cmd_bench(int argc, char **argv) {
         } else {
             printf("fp32 FMA peak: %.1f GFLOP/s on %d threads (%s)\n", peak, threads, isa);
             if (bf16_peak > 0) printf("bf16 dot-product peak: %.1f GFLOP/s on %d threads (vdpbf16ps)\n", bf16_peak, threads);
-            else printf("bf16 dot-product peak: none (this CPU or build lacks avx512_bf16)\n");
+            else printf("bf16 dot-product peak: none (this CPU or build lacks avx512_bf16; EVA_BF16=dot-force tries anyway)\n");
         }
         return 0;
     }
@@ -137,9 +138,10 @@ int cmd_bench(int argc, char **argv) {
     } else {
         st = eva_ctx_create(model, mo.threads, &ctx);
         if (!json) {
-            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s%s%s (load %.1f s)\n",
+            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s%s%s%s%s (load %.1f s)\n",
                     info.arch, S, S, B, threads, eva_gemm_kernel_name(), dtype_key(eva_model_weight_dtype(model)),
-                    is_bf16 ? ", bf16 math: " : "", is_bf16 ? eva_gemm_bf16_math_name() : "", load_s);
+                    is_bf16 ? ", bf16 math: " : "", is_bf16 ? eva_gemm_bf16_math_name() : "", is_bf16 ? "; " : "",
+                    is_bf16 ? eva_gemm_bf16_math_reason() : "", load_s);
         }
         for (int r = 0; r < warmup && st == EVA_OK; r++) st = eva_forward(ctx, images, B, S, &out);
         if (profile && st == EVA_OK) eva_ctx_set_profiling(ctx, true);
@@ -183,7 +185,9 @@ int cmd_bench(int argc, char **argv) {
                    info.arch, S, B, threads, dtype_key(eva_model_weight_dtype(model)), eva_gemm_kernel_name(), ms_img, ips, gflops,
                    eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
             printf(",\"cpu_ms_per_image\":%.3f,\"peak_kind\":\"%s\"", cpu_run * 1e3 / reps / B, bf16_peak ? "bf16" : "fp32");
-            if (is_bf16) printf(",\"bf16_math\":\"%s\"", eva_gemm_bf16_math_name());
+            if (is_bf16)
+                printf(",\"bf16_math\":\"%s\",\"bf16_math_reason\":\"%s\"", eva_gemm_bf16_math_name(),
+                       eva_gemm_bf16_math_reason());
             if (profile)
                 for (int k = 0; k < EVA_PROF_COUNT; k++)
                     printf(",\"profile_%s_pct\":%.1f", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0);

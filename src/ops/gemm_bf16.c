@@ -8,8 +8,9 @@
  *          same FMA rate, results bit-identical to eva_gemm on the widened weights.
  *   dot    activations are rounded to bf16 as A is packed and vdpbf16ps multiplies bf16 pairs
  *          into fp32 sums (gemm_bf16dot_kernel.h): two k steps per instruction, so twice the
- *          FLOP rate where the CPU has avx512_bf16 — the default there. Without the instruction
- *          the same kernel runs on an exact emulation (EVA_BF16=dot), slower than widen.
+ *          FLOP rate where the instruction issues like an FMA — the default only where a timed
+ *          loop shows that (below). Without the instruction the same kernel runs on an exact
+ *          emulation (EVA_BF16=dot), slower than widen.
  *
  * Driver (mirrors gemm.c: same K blocks and EVA_GEMM_KC override):
  *   A is packed once per call into the workspace (all k blocks, shared by every thread, instead
@@ -18,9 +19,11 @@
  *   runs the 14 x 32 kernel over its row tiles while prefetching the next panel's bf16 rows. */
 #include "ops/gemm_internal.h"
 #include "ops/gemm_lowp.h"
+#include "ops/peak.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,10 +49,19 @@ void eva_round_bf16_n(const float *src, float *dst, size_t n) {
     }
 }
 
-/* ---------------------------------------------------------------- which bf16 math */
+/* ---------------------------------------------------------------- which bf16 math
+ * vdpbf16ps is not fast everywhere: on Intel Sapphire/Emerald Rapids it issues at half the rate
+ * of an fp32 FMA, so its two products per lane only tie fp32 — measured here on an Emerald
+ * Rapids VM: 86 vs 176 GFLOP/s per core, i.e. dot math would be ~2x slower than widen — while
+ * AMD Zen 4/5 run it at the FMA rate (2x fp32). So the default is measured, not assumed: dot
+ * only where its loop beats the fp32 FMA loop by 20 %, timed once (~1 ms) at the first call. */
 
-static bool cpu_has_avx512bf16(void) {
+/* The instruction may be used: the CPU says so, or EVA_BF16=dot-force asks for it without
+ * asking the CPU (VMs that hide the flag of a CPU that has it; SIGILL on a CPU without it). */
+static bool hw_dot_usable(void) {
 #if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
+    const char *env = getenv("EVA_BF16");
+    if (env && !strcmp(env, "dot-force")) return true;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16");
 #else
@@ -61,21 +73,49 @@ bool eva_gemm_bf16_math_available(eva_bf16_math m) {
     switch (m) {
     case EVA_BF16_MATH_WIDEN: return true;
     case EVA_BF16_MATH_DOT_EMULATED: return eva_gemm_bf16_fast();
-    case EVA_BF16_MATH_DOT: return eva_gemm_bf16_fast() && cpu_has_avx512bf16();
+    case EVA_BF16_MATH_DOT: return eva_gemm_bf16_fast() && hw_dot_usable();
     default: return false;
     }
 }
 
 static atomic_int g_math = -1;
 static pthread_once_t g_math_once = PTHREAD_ONCE_INIT;
+static char g_math_why[160] = "";
+
+/* bf16 dot-product FLOP rate / fp32 FMA FLOP rate of this core (best of 3 short loops each). */
+static double dot_vs_fma_ratio(void) {
+#if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
+    double best_dot = 0, best_fma = 0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = eva_now_seconds(), f = eva_peak_loop_avx512bf16(4096), t1 = eva_now_seconds();
+        if (t1 > t0 && f / (t1 - t0) > best_dot) best_dot = f / (t1 - t0);
+        t0 = eva_now_seconds();
+        f = eva_peak_loop_avx512(4096);
+        t1 = eva_now_seconds();
+        if (t1 > t0 && f / (t1 - t0) > best_fma) best_fma = f / (t1 - t0);
+    }
+    return best_fma > 0 ? best_dot / best_fma : 0;
+#else
+    return 0;
+#endif
+}
 
 static void math_init(void) {
-    bool hw = eva_gemm_bf16_math_available(EVA_BF16_MATH_DOT);
-    int m = hw ? EVA_BF16_MATH_DOT : EVA_BF16_MATH_WIDEN;
+    int m = EVA_BF16_MATH_WIDEN;
     const char *env = getenv("EVA_BF16");
-    if (env && !strcmp(env, "widen")) m = EVA_BF16_MATH_WIDEN;
-    else if (env && !strcmp(env, "dot") && eva_gemm_bf16_fast())
+    bool hw = eva_gemm_bf16_math_available(EVA_BF16_MATH_DOT);
+    if (env && !strcmp(env, "widen")) {
+        snprintf(g_math_why, sizeof g_math_why, "EVA_BF16=widen");
+    } else if (env && (!strcmp(env, "dot") || !strcmp(env, "dot-force")) && eva_gemm_bf16_fast()) {
         m = hw ? EVA_BF16_MATH_DOT : EVA_BF16_MATH_DOT_EMULATED;
+        snprintf(g_math_why, sizeof g_math_why, "EVA_BF16=%s%s", env, hw ? "" : ", no avx512_bf16: emulated");
+    } else if (hw) {
+        double ratio = dot_vs_fma_ratio();
+        if (ratio >= 1.2) m = EVA_BF16_MATH_DOT;
+        snprintf(g_math_why, sizeof g_math_why, "vdpbf16ps measured at %.2fx the fp32 FMA rate", ratio);
+    } else {
+        snprintf(g_math_why, sizeof g_math_why, "%s", eva_gemm_bf16_fast() ? "no avx512_bf16" : "no AVX-512");
+    }
     int expected = -1;
     atomic_compare_exchange_strong(&g_math, &expected, m);
 }
@@ -92,12 +132,30 @@ bool eva_gemm_bf16_set_math(eva_bf16_math m) {
     return true;
 }
 
+const eva_bf16dot_isa *eva_bf16dot_hw_isa(void) {
+#if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
+    return &eva_bf16dot_isa_hw;
+#else
+    return NULL;
+#endif
+}
+
+void eva_gemm_bf16_set_math_unchecked(eva_bf16_math m) {
+    pthread_once(&g_math_once, math_init);
+    atomic_store(&g_math, (int)m);
+}
+
 const char *eva_gemm_bf16_math_name(void) {
     switch (eva_gemm_bf16_math()) {
     case EVA_BF16_MATH_DOT: return "vdpbf16ps (bf16 activations)";
     case EVA_BF16_MATH_DOT_EMULATED: return "vdpbf16ps emulated (bf16 activations)";
     default: return eva_gemm_bf16_fast() ? "widened to fp32" : "reference";
     }
+}
+
+const char *eva_gemm_bf16_math_reason(void) {
+    pthread_once(&g_math_once, math_init);
+    return g_math_why;
 }
 
 /* ---------------------------------------------------------------- reference */

@@ -59,6 +59,8 @@ typedef struct eva_bf16dot_isa {
 } eva_bf16dot_isa;
 extern const eva_bf16dot_isa eva_bf16dot_isa_emulated; /* AVX-512F, any AVX-512 CPU */
 extern const eva_bf16dot_isa eva_bf16dot_isa_hw;       /* only with EVA_HAVE_AVX512BF16 */
+/* &eva_bf16dot_isa_hw where it was compiled, else NULL (for tests: no CPU check is made). */
+const eva_bf16dot_isa *eva_bf16dot_hw_isa(void);
 
 /* Vectorised exact-erf GELU over n floats (AVX-512 version; call only after the CPU check). */
 void eva_gelu_avx512(float *x, size_t n);

@@ -6,7 +6,9 @@
  * (STORE, GELU, ACCUMULATE). M = B*N tokens (257 for one 224px image), K in, N out features.
  *
  * bf16 (W as uint16 bf16 bits, [N,K] row-major, ldw >= K; zero-copy from a BF16 file), two maths
- * (eva_bf16_math; default: DOT where the CPU has avx512_bf16, else WIDEN; EVA_BF16=widen|dot):
+ * (eva_bf16_math; default: DOT where the CPU has avx512_bf16 AND a timed loop shows vdpbf16ps
+ * beating the fp32 FMA by 20 % — AMD Zen 4/5, not Intel Sapphire/Emerald Rapids, where it runs at
+ * half rate — else WIDEN; EVA_BF16=widen|dot|dot-force overrides):
  *   WIDEN   fp32 activations x widened weights: eva_gemm_bf16 computes exactly what eva_gemm
  *           computes with W widened to fp32 (same K blocking, same AVX-512 micro-kernel,
  *           bit-identical results), reading half the weight bytes.
@@ -52,7 +54,11 @@ eva_bf16_math eva_gemm_bf16_math(void);
 bool eva_gemm_bf16_math_available(eva_bf16_math m);
 /* Process-wide switch (tests, benchmarks); false if m cannot run on this CPU / build. */
 bool eva_gemm_bf16_set_math(eva_bf16_math m);
+/* Tests only: switch without asking the CPU (after checking that the instruction executes). */
+void eva_gemm_bf16_set_math_unchecked(eva_bf16_math m);
 const char *eva_gemm_bf16_math_name(void);
+/* Why the current math was chosen, e.g. "vdpbf16ps measured at 0.49x the fp32 FMA rate". */
+const char *eva_gemm_bf16_math_reason(void);
 
 size_t eva_gemm_bf16_workspace(int M, int K, int threads);
 void eva_gemm_bf16_ref(int M, int N, int K, const float *A, int lda, const uint16_t *W, int ldw, const float *bias,

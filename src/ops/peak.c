@@ -2,6 +2,9 @@
  * aggregate rate. */
 #include "ops/peak.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 typedef struct { double seconds; int isa, n; int started; double flops[1024]; } peak_job;
 
 static double scalar_loop(long iters) {
@@ -57,8 +60,10 @@ double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa) {
 
 double eva_peak_bf16_gflops(eva_pool *pool, double seconds) {
 #if defined(EVA_HAVE_AVX512BF16)
+    /* the same rule as the bf16 GEMM: the CPU's flag, or EVA_BF16=dot-force (hidden flag) */
+    const char *env = getenv("EVA_BF16");
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bf16")) return run(pool, seconds, 3);
+    if (__builtin_cpu_supports("avx512bf16") || (env && !strcmp(env, "dot-force"))) return run(pool, seconds, 3);
 #endif
     (void)pool;
     (void)seconds;
