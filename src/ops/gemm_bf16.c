@@ -53,27 +53,15 @@ void eva_round_bf16_n(const float *src, float *dst, size_t n) {
  * vdpbf16ps is not fast everywhere: on Intel Sapphire/Emerald Rapids it issues at half the rate
  * of an fp32 FMA, so its two products per lane only tie fp32 — measured here on an Emerald
  * Rapids VM: 86 vs 176 GFLOP/s per core, i.e. dot math would be ~2x slower than widen — while
- * AMD Zen 4/5 run it at the FMA rate (2x fp32). So the default is measured, not assumed: dot
- * only where its loop beats the fp32 FMA loop by 20 %, timed once (~1 ms) at the first call. */
-
-/* The instruction may be used: the CPU says so, or EVA_BF16=dot-force asks for it without
- * asking the CPU (VMs that hide the flag of a CPU that has it; SIGILL on a CPU without it). */
-static bool hw_dot_usable(void) {
-#if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
-    const char *env = getenv("EVA_BF16");
-    if (env && !strcmp(env, "dot-force")) return true;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
-#else
-    return false;
-#endif
-}
+ * by public reports AMD Zen 4/5 run it at the FMA rate (2x fp32; not measured here). So the default is measured, not assumed: dot
+ * only where its loop beats the fp32 FMA loop by 20 %, timed once (~1 ms) at the first call;
+ * whether the instruction may run at all is eva_bf16_dot_usable() (peak.c). */
 
 bool eva_gemm_bf16_math_available(eva_bf16_math m) {
     switch (m) {
     case EVA_BF16_MATH_WIDEN: return true;
     case EVA_BF16_MATH_DOT_EMULATED: return eva_gemm_bf16_fast();
-    case EVA_BF16_MATH_DOT: return eva_gemm_bf16_fast() && hw_dot_usable();
+    case EVA_BF16_MATH_DOT: return eva_gemm_bf16_fast() && eva_bf16_dot_usable();
     default: return false;
     }
 }
@@ -82,22 +70,11 @@ static atomic_int g_math = -1;
 static pthread_once_t g_math_once = PTHREAD_ONCE_INIT;
 static char g_math_why[160] = "";
 
-/* bf16 dot-product FLOP rate / fp32 FMA FLOP rate of this core (best of 3 short loops each). */
+/* bf16 dot-product FLOP rate / fp32 FMA FLOP rate of this core: the peak probe's loops on the
+ * calling thread (pool NULL), ~1 ms. */
 static double dot_vs_fma_ratio(void) {
-#if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
-    double best_dot = 0, best_fma = 0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = eva_now_seconds(), f = eva_peak_loop_avx512bf16(4096), t1 = eva_now_seconds();
-        if (t1 > t0 && f / (t1 - t0) > best_dot) best_dot = f / (t1 - t0);
-        t0 = eva_now_seconds();
-        f = eva_peak_loop_avx512(4096);
-        t1 = eva_now_seconds();
-        if (t1 > t0 && f / (t1 - t0) > best_fma) best_fma = f / (t1 - t0);
-    }
-    return best_fma > 0 ? best_dot / best_fma : 0;
-#else
-    return 0;
-#endif
+    double fma = eva_peak_fp32_gflops(NULL, 0.0005, NULL);
+    return fma > 0 ? eva_peak_bf16_gflops(NULL, 0.0005) / fma : 0;
 }
 
 static void math_init(void) {

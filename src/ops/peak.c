@@ -15,8 +15,6 @@ static double scalar_loop(long iters) {
     return (double)iters * 8;
 }
 
-static void peak_task(void *ctx, int task, int thread);
-
 static double bf16_loop(long iters) {
 #if defined(EVA_HAVE_AVX512BF16)
     return eva_peak_loop_avx512bf16(iters);
@@ -24,17 +22,6 @@ static double bf16_loop(long iters) {
     (void)iters;
     return 0;
 #endif
-}
-
-static double run(eva_pool *pool, double seconds, int isa) {
-    peak_job j = {.seconds = seconds, .isa = isa};
-    int n = eva_pool_threads(pool);
-    if (n > 1024) n = 1024;
-    j.n = n;
-    eva_pool_run(pool, n, peak_task, &j);   /* one task per thread: each loops for `seconds` */
-    double total = 0;
-    for (int i = 0; i < n; i++) total += j.flops[i];
-    return total / 1e9;
 }
 
 static void peak_task(void *ctx, int task, int thread) {
@@ -51,6 +38,17 @@ static void peak_task(void *ctx, int task, int thread) {
     j->flops[thread] = flops / (eva_now_seconds() - t0);
 }
 
+static double run(eva_pool *pool, double seconds, int isa) {
+    peak_job j = {.seconds = seconds, .isa = isa};
+    int n = eva_pool_threads(pool);
+    if (n > 1024) n = 1024;
+    j.n = n;
+    eva_pool_run(pool, n, peak_task, &j);   /* one task per thread: each loops for `seconds` */
+    double total = 0;
+    for (int i = 0; i < n; i++) total += j.flops[i];
+    return total / 1e9;
+}
+
 double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa) {
     __builtin_cpu_init();
     int which = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("fma") ? 1 : 0;
@@ -58,14 +56,17 @@ double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa) {
     return run(pool, seconds, which);
 }
 
-double eva_peak_bf16_gflops(eva_pool *pool, double seconds) {
-#if defined(EVA_HAVE_AVX512BF16)
-    /* the same rule as the bf16 GEMM: the CPU's flag, or EVA_BF16=dot-force (hidden flag) */
+bool eva_bf16_dot_usable(void) {
+#if defined(__x86_64__) && defined(EVA_HAVE_AVX512BF16)
     const char *env = getenv("EVA_BF16");
+    if (env && !strcmp(env, "dot-force")) return true;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bf16") || (env && !strcmp(env, "dot-force"))) return run(pool, seconds, 3);
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
 #endif
-    (void)pool;
-    (void)seconds;
-    return 0;
+}
+
+double eva_peak_bf16_gflops(eva_pool *pool, double seconds) {
+    return eva_bf16_dot_usable() ? run(pool, seconds, 3) : 0;
 }
