@@ -3,12 +3,17 @@
  * epilogues, bias NULL, and the EVA-giant batch-1 shapes. Tolerance per element:
  * |got - ref| <= 1e-5 · (sum_k |a||w| + |bias| + |c_before|), i.e. relative to the magnitude
  * that flows into that element. Also checks that padding columns of C are never written, and
- * the vectorised GELU against libm erff. */
+ * the vectorised GELU against libm erff. The threaded result must equal the single-threaded one
+ * bit for bit (which thread computes a panel may not change its value), and the panel scheduler
+ * (panel_sched.h) must hand out every panel exactly once, also when threads are missing. */
 #include "ops/gemm.h"
+#include "ops/panel_sched.h"
 #include "test_util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *kernel_names[] = {"reference", "avx2", "avx512"};
 static eva_rng g_rng;
@@ -35,6 +40,7 @@ static void check_case(eva_pool *pool, bool nn, int M, int N, int K, int pad_a, 
         for (int n = N; n < ldc; n++) C0[(size_t)m * ldc + n] = SENTINEL;
     float *ref = malloc(((size_t)M * ldc + 1) * sizeof(float));
     float *got = malloc(((size_t)M * ldc + 1) * sizeof(float));
+    float *single = malloc(((size_t)M * ldc + 1) * sizeof(float));
     float *bound = malloc(((size_t)M * N + 1) * sizeof(float));
     memcpy(ref, C0, (size_t)M * ldc * sizeof(float));
     /* big shapes: the (slow, double) reference and the bound only on every row_step-th row */
@@ -84,9 +90,14 @@ static void check_case(eva_pool *pool, bool nn, int M, int N, int K, int pad_a, 
                   "%ld padding writes",
                   kernel_names[k], nn ? "nn" : "tn", M, N, K, pad_a, pad_w, pad_c, epi, with_bias, t ? 2 : 1, bad,
                   worst, pad_bad);
+            if (t == 0) memcpy(single, got, (size_t)M * ldc * sizeof(float));
+            else
+                CHECK(!memcmp(single, got, (size_t)M * ldc * sizeof(float)),
+                      "%s %s M=%d N=%d K=%d epi=%d: 2 threads differ from 1 thread", kernel_names[k], nn ? "nn" : "tn",
+                      M, N, K, epi);
         }
     }
-    free(A); free(W); free(bias); free(C0); free(ref); free(got); free(bound);
+    free(A); free(W); free(bias); free(C0); free(ref); free(got); free(single); free(bound);
 }
 
 static void check_gelu(void) {
@@ -119,6 +130,68 @@ static void check_gelu(void) {
     printf("gelu: worst |diff|/|x| = %.3g\n", worst);
     CHECK(bad == 0, "%zu GELU values off", bad);
     free(x); free(y);
+}
+
+/* ---------------------------------------------------------------- panel scheduler */
+
+typedef struct sched_case {
+    eva_panel_range ranges[EVA_PANEL_RANGES_MAX];
+    int nranges, npanels;
+    atomic_int *taken; /* times each panel was handed out */
+    atomic_int bad_hint;
+} sched_case;
+
+typedef struct sched_worker {
+    sched_case *sc;
+    int self;
+} sched_worker;
+
+static void *sched_worker_main(void *arg) {
+    sched_worker *w = arg;
+    int p, next;
+    while ((p = eva_panel_take(w->sc->ranges, w->sc->nranges, w->self, &next)) >= 0) {
+        if (p >= w->sc->npanels) break;
+        atomic_fetch_add(&w->sc->taken[p], 1);
+        if (next < -1 || next >= w->sc->npanels) atomic_fetch_add(&w->sc->bad_hint, 1);
+    }
+    return NULL;
+}
+
+/* `present` of the nranges owners take panels concurrently; the others never show up, so their
+ * ranges must be stolen. Every panel exactly once. */
+static void check_sched(int nranges, int present, int npanels) {
+    sched_case sc = {.nranges = nranges, .npanels = npanels};
+    sc.taken = calloc((size_t)npanels + 1, sizeof(atomic_int));
+    eva_panel_ranges_init(sc.ranges, nranges, npanels);
+    pthread_t th[EVA_PANEL_RANGES_MAX];
+    sched_worker w[EVA_PANEL_RANGES_MAX];
+    for (int i = 0; i < present; i++) {
+        w[i] = (sched_worker){&sc, i};
+        CHECK(pthread_create(&th[i], NULL, sched_worker_main, &w[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < present; i++) pthread_join(th[i], NULL);
+    int wrong = 0;
+    for (int p = 0; p < npanels; p++) wrong += atomic_load(&sc.taken[p]) != 1;
+    CHECK(wrong == 0, "scheduler %d ranges, %d threads, %d panels: %d panels not taken exactly once", nranges, present,
+          npanels, wrong);
+    CHECK(atomic_load(&sc.bad_hint) == 0, "scheduler gave out-of-range prefetch hints");
+    free(sc.taken);
+}
+
+static void check_sched_order(void) {
+    /* one owner alone: its own range front to back, then the back of the fullest other range */
+    eva_panel_range r[3];
+    eva_panel_ranges_init(r, 3, 10); /* ranges [0,3) [3,6) [6,10) */
+    static const int want[10] = {0, 1, 2, 9, 5, 8, 4, 7, 3, 6};
+    int got[11], next, n = 0, p;
+    while (n < 11 && (p = eva_panel_take(r, 3, 0, &next)) >= 0) got[n++] = p;
+    CHECK(n == 10, "single taker got %d panels of 10", n);
+    bool same = n == 10;
+    for (int i = 0; i < n && i < 10; i++) same = same && got[i] == want[i];
+    CHECK(same, "single taker order %d %d %d %d %d %d %d %d %d %d", got[0], got[1], got[2], got[3], got[4], got[5],
+          got[6], got[7], got[8], got[9]);
+    eva_panel_ranges_init(r, 3, 10);
+    CHECK(eva_panel_take(r, 3, 1, &next) == 3 && next == 4, "owner 1 starts at its front with hint 4 (got %d)", next);
 }
 
 int main(void) {
@@ -157,6 +230,12 @@ int main(void) {
     check_case(pool, false, 341, 64, 1100, 0, 0, 0, EVA_GEMM_ACCUMULATE, true);
 #endif
     check_gelu();
+    check_sched_order();
+    for (int present = 1; present <= 4; present++) {
+        check_sched(4, present, 1000);
+        check_sched(4, present, 3);
+    }
+    check_sched(EVA_PANEL_RANGES_MAX, 8, 5000);
     eva_pool_free(pool);
     return test_finish("test_gemm");
 }

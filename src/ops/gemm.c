@@ -17,9 +17,12 @@
  * KC step; bias is added on the first K step and GELU applied on the last, inside the kernel's
  * store.
  *
- * Threads: tasks = row blocks x N chunks, N chunks chosen so the task count is a multiple of the
- * thread count (batch 1: one row block, one N chunk per thread). */
+ * Threads: with several row blocks, tasks = row blocks x N chunks, N chunks chosen so the task
+ * count is a multiple of the thread count. With one row block (batch 1) the threads share the
+ * weight panels of each K block through panel_sched.h, so a descheduled thread's panels are taken
+ * over by the others instead of holding up the whole call. */
 #include "ops/gemm_internal.h"
+#include "ops/panel_sched.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -177,6 +180,9 @@ typedef struct gemm_job {
     int ldc;
     eva_gemm_epilogue epi;
     int kc, mc, nchunks, npanels;
+    /* shared panels (batch 1): the K block being done and the panel ranges (panel_sched.h) */
+    int k0, nranges;
+    eva_panel_range *ranges;
 } gemm_job;
 
 /* A[m0:m0+rows, k0:k0+kc] -> MR-row panels, panel p at out + p*MR*kc, element (k, i) at k*MR+i. */
@@ -208,11 +214,69 @@ static void reference_block(const gemm_job *j, int m0, int m1, int n0, int n1) {
                      j->bias ? j->bias + n0 : NULL, c, j->ldc, j->epi);
 }
 
+/* One weight panel C[m0:m1, n:n+nr] over the K block [k0, k0+kc): pack W's panel, then the
+ * kernel over the row tiles of the packed A block in bufs->a, prefetching the weight rows of
+ * panel next_n (-1: none) a slice per tile. */
+static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n, int nr, int k0, int kc,
+                       int flags, int next_n) {
+    const gemm_isa *isa = j->isa;
+    const int MR = isa->mr, NR = isa->nr;
+    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
+    _Alignas(64) float tbias[GEMM_NR_MAX];
+    if (j->nn)
+        isa->pack_nn(kc, j->B + (size_t)k0 * (size_t)j->ldb + n, j->ldb, nr, bufs->b);
+    else
+        isa->pack_tn(kc, j->B + (size_t)n * (size_t)j->ldb + k0, j->ldb, nr, bufs->b);
+    const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
+    if (bias && nr < NR) {
+        memset(tbias, 0, sizeof tbias);
+        memcpy(tbias, bias, (size_t)nr * sizeof(float));
+        bias = tbias;
+    }
+    if (j->nn) next_n = -1;
+    int next_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0;
+    int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
+    gemm_prefetch pf = {.stride = (size_t)j->ldb * sizeof(float),
+                        .lines_per_row = (int)(((size_t)kc * sizeof(float) + 63) / 64)};
+    for (int m = m0; m < m1; m += MR, tile_i++) {
+        int mr = EVA_MIN(MR, m1 - m);
+        const float *ap = bufs->a + (size_t)(m - m0) * (size_t)kc;
+        float *c = j->C + (size_t)m * (size_t)j->ldc + n;
+        const gemm_prefetch *pfp = NULL;
+        if (next_rows > 0) {
+            int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, next_rows);
+            pf.row = (const char *)(j->B + (size_t)(next_n + r0) * (size_t)j->ldb + k0);
+            pf.rows = r1 - r0;
+            pfp = pf.rows > 0 ? &pf : NULL;
+        }
+        if (nr == NR) {
+            isa->kernel(kc, ap, bufs->b, c, j->ldc, mr, flags, bias, pfp);
+            continue;
+        }
+        /* partial-width tile: go through a scratch tile so kernels only see full NR */
+        if (flags & GEMM_F_LOAD_C) {
+            for (int i = 0; i < mr; i++) {
+                memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
+                memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+            }
+        }
+        isa->kernel(kc, ap, bufs->b, tile, NR, mr, flags, bias, pfp);
+        for (int i = 0; i < mr; i++)
+            memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
+    }
+}
+
+static int block_flags(const gemm_job *j, int k0, int kc) {
+    bool first = k0 == 0, last = k0 + kc == j->K;
+    return (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (first && j->bias ? GEMM_F_BIAS : 0) |
+           (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+}
+
+/* Fixed split: task = one row block x one chunk of N, all K blocks. */
 static void gemm_task(void *ctx, int task, int thread) {
     (void)thread;
     const gemm_job *j = ctx;
-    const gemm_isa *isa = j->isa;
-    const int MR = isa->mr, NR = isa->nr;
+    const int NR = j->isa->nr;
     int mb = task / j->nchunks, ch = task % j->nchunks;
     int m0 = mb * j->mc, m1 = EVA_MIN(j->M, m0 + j->mc);
     int p0 = (int)((long long)ch * j->npanels / j->nchunks);
@@ -224,60 +288,36 @@ static void gemm_task(void *ctx, int task, int thread) {
         reference_block(j, m0, m1, n0, n1);
         return;
     }
-    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
-    _Alignas(64) float tbias[GEMM_NR_MAX];
     for (int k0 = 0; k0 < j->K; k0 += j->kc) {
         int kc = EVA_MIN(j->kc, j->K - k0);
-        bool first = k0 == 0, last = k0 + kc == j->K;
-        int flags = (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) |
-                    (first && j->bias ? GEMM_F_BIAS : 0) | (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
-        pack_a(isa, m1 - m0, kc, j->A + (size_t)m0 * (size_t)j->lda + k0, j->lda, bufs->a);
-        for (int n = n0; n < n1; n += NR) {
-            int nr = EVA_MIN(NR, n1 - n);
-            if (j->nn)
-                isa->pack_nn(kc, j->B + (size_t)k0 * (size_t)j->ldb + n, j->ldb, nr, bufs->b);
-            else
-                isa->pack_tn(kc, j->B + (size_t)n * (size_t)j->ldb + k0, j->ldb, nr, bufs->b);
-            const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
-            if (bias && nr < NR) {
-                memset(tbias, 0, sizeof tbias);
-                memcpy(tbias, bias, (size_t)nr * sizeof(float));
-                bias = tbias;
-            }
-            /* the next B panel's source rows (W: NR rows of kc floats) are prefetched from
-               memory while this panel is in use, a slice of rows per tile */
-            int next_n = n + NR < n1 && !j->nn ? n + NR : -1;
-            int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
-            gemm_prefetch pf = {.stride = (size_t)j->ldb * sizeof(float),
-                                .lines_per_row = (int)(((size_t)kc * sizeof(float) + 63) / 64)};
-            for (int m = m0; m < m1; m += MR, tile_i++) {
-                int mr = EVA_MIN(MR, m1 - m);
-                const float *ap = bufs->a + (size_t)(m - m0) * (size_t)kc;
-                float *c = j->C + (size_t)m * (size_t)j->ldc + n;
-                const gemm_prefetch *pfp = NULL;
-                if (next_n >= 0) {
-                    int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, n1 - next_n);
-                    pf.row = (const char *)(j->B + (size_t)(next_n + r0) * (size_t)j->ldb + k0);
-                    pf.rows = r1 - r0;
-                    pfp = pf.rows > 0 ? &pf : NULL;
-                }
-                if (nr == NR) {
-                    isa->kernel(kc, ap, bufs->b, c, j->ldc, mr, flags, bias, pfp);
-                    continue;
-                }
-                /* partial-width tile: go through a scratch tile so kernels only see full NR */
-                if (flags & GEMM_F_LOAD_C) {
-                    for (int i = 0; i < mr; i++) {
-                        memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
-                        memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
-                    }
-                }
-                isa->kernel(kc, ap, bufs->b, tile, NR, mr, flags, bias, pfp);
-                for (int i = 0; i < mr; i++)
-                    memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
-            }
-        }
+        pack_a(j->isa, m1 - m0, kc, j->A + (size_t)m0 * (size_t)j->lda + k0, j->lda, bufs->a);
+        for (int n = n0; n < n1; n += NR)
+            gemm_panel(j, bufs, m0, m1, n, EVA_MIN(NR, n1 - n), k0, kc, block_flags(j, k0, kc),
+                       n + NR < n1 ? n + NR : -1);
     }
+}
+
+/* Shared panels (one row block, one K block j->k0): task `self` takes panels through
+ * panel_sched.h, packing A only once it has a panel to use it on. */
+static void steal_panels(const gemm_job *j, gemm_bufs *bufs, int self) {
+    const int NR = j->isa->nr;
+    int kc = EVA_MIN(j->kc, j->K - j->k0), flags = block_flags(j, j->k0, kc);
+    bool packed = false;
+    int p, next;
+    while ((p = eva_panel_take(j->ranges, j->nranges, self, &next)) >= 0) {
+        if (!packed) {
+            pack_a(j->isa, j->M, kc, j->A + j->k0, j->lda, bufs->a);
+            packed = true;
+        }
+        int n = p * NR;
+        gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1);
+    }
+}
+
+static void gemm_steal_task(void *ctx, int task, int thread) {
+    (void)thread;
+    gemm_bufs *bufs = thread_bufs();
+    if (bufs) steal_panels(ctx, bufs, task); /* else the caller takes what this task leaves */
 }
 
 int eva_gemm_blocking(int K, int mr, int *mc_max) {
@@ -314,6 +354,18 @@ static void gemm_run(eva_pool *pool, gemm_job *j) {
     int threads = eva_pool_threads(pool);
     /* tiny products are not worth waking the pool */
     if ((double)j->M * j->N * j->K < 65536.0) threads = 1;
+    gemm_bufs *own = threads > 1 && mblocks == 1 && threads <= EVA_PANEL_RANGES_MAX ? thread_bufs() : NULL;
+    if (own) {
+        eva_panel_range ranges[EVA_PANEL_RANGES_MAX];
+        j->ranges = ranges;
+        j->nranges = threads;
+        for (j->k0 = 0; j->k0 < j->K; j->k0 += j->kc) {
+            eva_panel_ranges_init(ranges, threads, j->npanels);
+            eva_pool_run(pool, threads, gemm_steal_task, j);
+            steal_panels(j, own, 0); /* panels of tasks whose thread had no pack buffers */
+        }
+        return;
+    }
     j->nchunks = EVA_MIN(threads / gcd_int(mblocks, threads), j->npanels);
     if (j->nchunks < 1) j->nchunks = 1;
     eva_pool_run(threads > 1 ? pool : NULL, mblocks * j->nchunks, gemm_task, j);

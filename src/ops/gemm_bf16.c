@@ -14,11 +14,13 @@
  *
  * Driver (mirrors gemm.c: same K blocks and EVA_GEMM_KC override):
  *   A is packed once per call into the workspace (all k blocks, shared by every thread, instead
- *   of once per thread); tasks = row blocks x N chunks; per k block and per 32-wide weight
+ *   of once per thread); tasks = row blocks x N chunks, or with one row block (batch 1) the
+ *   threads share each K block's panels through panel_sched.h; per k block and per 32-wide weight
  *   panel, the thread packs the bf16 rows into its own panel (widened or as bf16 pairs), then
  *   runs the 14 x 32 kernel over its row tiles while prefetching the next panel's bf16 rows. */
 #include "ops/gemm_internal.h"
 #include "ops/gemm_lowp.h"
+#include "ops/panel_sched.h"
 #include "ops/peak.h"
 
 #include <pthread.h>
@@ -193,6 +195,9 @@ typedef struct bf16_job {
     float *bpanel;  /* per thread: BF16_KC_MAX * NR floats */
     /* dot math: bf16-pair kernel and packing; NULL: widen to fp32 (isa->kernel, isa->pack_a) */
     const eva_bf16dot_isa *dot;
+    /* shared panels (one row block): the K block being done and the ranges (panel_sched.h) */
+    int kb, nranges;
+    eva_panel_range *ranges;
 } bf16_job;
 
 /* 32-bit words per row and k block of kc in the packed A and B panels: one per k (fp32), one
@@ -214,10 +219,72 @@ static void bf16_pack_a_task(void *ctx, int task, int thread) {
         j->isa->pack_a(kcb, a, j->lda, mr, out);
 }
 
-static void bf16_task(void *ctx, int task, int thread) {
-    const bf16_job *j = ctx;
+typedef void (*tile_kernel_fn)(int, const float *, const float *, float *, int, int, int, const float *,
+                               const gemm_prefetch *);
+
+static int bf16_flags(const bf16_job *j, int k0, int kc) {
+    bool first = k0 == 0, last = k0 + kc == j->K;
+    return (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (first && j->bias ? GEMM_F_BIAS : 0) |
+           (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+}
+
+/* One weight panel C[m0:m1, n:n+nr] over K block kb: pack its bf16 rows into bp (widened or as
+ * pairs), then the kernel over the row tiles, prefetching panel next_n's rows (-1: none). */
+static void bf16_panel(const bf16_job *j, float *bp, int m0, int m1, int n, int nr, int kb, int next_n) {
     const gemm_isa *isa = j->isa;
     const int MR = isa->mr, NR = isa->nr;
+    tile_kernel_fn kernel = j->dot ? j->dot->kernel : isa->kernel;
+    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
+    _Alignas(64) float tbias[GEMM_NR_MAX];
+    int k0 = kb * j->kc, kc = EVA_MIN(j->kc, j->K - k0), flags = bf16_flags(j, k0, kc);
+    const float *ablock = j->ap + (size_t)kb * (size_t)j->mpanels * MR * kwords(j, j->kc);
+    const uint16_t *w = j->W + (size_t)n * (size_t)j->ldw + k0;
+    if (j->dot)
+        j->dot->pack_b(kc, w, j->ldw, nr, bp);
+    else
+        eva_bf16_pack_tn_avx512(kc, w, j->ldw, nr, bp);
+    const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
+    if (bias && nr < NR) {
+        memset(tbias, 0, sizeof tbias);
+        memcpy(tbias, bias, (size_t)nr * sizeof(float));
+        bias = tbias;
+    }
+    int next_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0;
+    int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
+    gemm_prefetch pf = {.stride = (size_t)j->ldw * sizeof(uint16_t),
+                        .lines_per_row = (int)(((size_t)kc * sizeof(uint16_t) + 63) / 64)};
+    for (int m = m0; m < m1; m += MR, tile_i++) {
+        int mr = EVA_MIN(MR, m1 - m);
+        const float *ap = ablock + (size_t)(m / MR) * MR * kwords(j, kc);
+        float *c = j->C + (size_t)m * (size_t)j->ldc + n;
+        const gemm_prefetch *pfp = NULL;
+        if (next_rows > 0) {
+            int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, next_rows);
+            pf.row = (const char *)(j->W + (size_t)(next_n + r0) * (size_t)j->ldw + k0);
+            pf.rows = r1 - r0;
+            pfp = pf.rows > 0 ? &pf : NULL;
+        }
+        if (nr == NR) {
+            kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
+            continue;
+        }
+        /* partial-width tile through a scratch tile: kernels only see full NR */
+        if (flags & GEMM_F_LOAD_C) {
+            for (int i = 0; i < mr; i++) {
+                memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
+                memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+            }
+        }
+        kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
+        for (int i = 0; i < mr; i++)
+            memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
+    }
+}
+
+/* Fixed split: task = one row block x one chunk of N, all K blocks. */
+static void bf16_task(void *ctx, int task, int thread) {
+    const bf16_job *j = ctx;
+    const int NR = j->isa->nr;
     int mb = task / j->nchunks, ch = task % j->nchunks;
     int m0 = mb * j->mc, m1 = EVA_MIN(j->M, m0 + j->mc);
     int p0 = (int)((long long)ch * j->npanels / j->nchunks);
@@ -225,61 +292,19 @@ static void bf16_task(void *ctx, int task, int thread) {
     int n0 = p0 * NR, n1 = EVA_MIN(j->N, p1 * NR);
     if (m0 >= m1 || n0 >= n1) return;
     float *bp = j->bpanel + (size_t)thread * BF16_KC_MAX * NR;
-    void (*kernel)(int, const float *, const float *, float *, int, int, int, const float *, const gemm_prefetch *) =
-        j->dot ? j->dot->kernel : isa->kernel;
-    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
-    _Alignas(64) float tbias[GEMM_NR_MAX];
-    for (int kb = 0; kb < j->kblocks; kb++) {
-        int k0 = kb * j->kc, kc = EVA_MIN(j->kc, j->K - k0);
-        bool first = k0 == 0, last = k0 + kc == j->K;
-        int flags = (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) |
-                    (first && j->bias ? GEMM_F_BIAS : 0) | (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
-        const float *ablock = j->ap + (size_t)kb * (size_t)j->mpanels * MR * kwords(j, j->kc);
-        for (int n = n0; n < n1; n += NR) {
-            int nr = EVA_MIN(NR, n1 - n);
-            const uint16_t *w = j->W + (size_t)n * (size_t)j->ldw + k0;
-            if (j->dot)
-                j->dot->pack_b(kc, w, j->ldw, nr, bp);
-            else
-                eva_bf16_pack_tn_avx512(kc, w, j->ldw, nr, bp);
-            const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
-            if (bias && nr < NR) {
-                memset(tbias, 0, sizeof tbias);
-                memcpy(tbias, bias, (size_t)nr * sizeof(float));
-                bias = tbias;
-            }
-            int next_n = n + NR < n1 ? n + NR : -1;
-            int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
-            gemm_prefetch pf = {.stride = (size_t)j->ldw * sizeof(uint16_t),
-                                .lines_per_row = (int)(((size_t)kc * sizeof(uint16_t) + 63) / 64)};
-            for (int m = m0; m < m1; m += MR, tile_i++) {
-                int mr = EVA_MIN(MR, m1 - m);
-                const float *ap = ablock + (size_t)(m / MR) * MR * kwords(j, kc);
-                float *c = j->C + (size_t)m * (size_t)j->ldc + n;
-                const gemm_prefetch *pfp = NULL;
-                if (next_n >= 0) {
-                    int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, n1 - next_n);
-                    pf.row = (const char *)(j->W + (size_t)(next_n + r0) * (size_t)j->ldw + k0);
-                    pf.rows = r1 - r0;
-                    pfp = pf.rows > 0 ? &pf : NULL;
-                }
-                if (nr == NR) {
-                    kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
-                    continue;
-                }
-                /* partial-width tile through a scratch tile: kernels only see full NR */
-                if (flags & GEMM_F_LOAD_C) {
-                    for (int i = 0; i < mr; i++) {
-                        memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
-                        memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
-                    }
-                }
-                kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
-                for (int i = 0; i < mr; i++)
-                    memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
-            }
-        }
-    }
+    for (int kb = 0; kb < j->kblocks; kb++)
+        for (int n = n0; n < n1; n += NR)
+            bf16_panel(j, bp, m0, m1, n, EVA_MIN(NR, n1 - n), kb, n + NR < n1 ? n + NR : -1);
+}
+
+/* Shared panels of K block j->kb (one row block): see panel_sched.h. */
+static void bf16_steal_task(void *ctx, int task, int thread) {
+    const bf16_job *j = ctx;
+    const int NR = j->isa->nr;
+    float *bp = j->bpanel + (size_t)thread * BF16_KC_MAX * NR;
+    int p, next;
+    while ((p = eva_panel_take(j->ranges, j->nranges, task, &next)) >= 0)
+        bf16_panel(j, bp, 0, j->M, p * NR, EVA_MIN(NR, j->N - p * NR), j->kb, next >= 0 ? next * NR : -1);
 }
 
 static int gcd_int(int a, int b) {
@@ -329,6 +354,16 @@ void eva_gemm_bf16(eva_pool *pool, int M, int N, int K, const float *A, int lda,
     j.bpanel = (float *)((char *)workspace +
                          (((size_t)j.mpanels * MR * (size_t)K * sizeof(float) + 63) & ~(size_t)63));
     eva_pool_run(use, j.kblocks * j.mpanels, bf16_pack_a_task, &j);
+    if (use && mblocks == 1 && threads <= EVA_PANEL_RANGES_MAX) {
+        eva_panel_range ranges[EVA_PANEL_RANGES_MAX];
+        j.ranges = ranges;
+        j.nranges = threads;
+        for (j.kb = 0; j.kb < j.kblocks; j.kb++) {
+            eva_panel_ranges_init(ranges, threads, j.npanels);
+            eva_pool_run(use, threads, bf16_steal_task, &j);
+        }
+        return;
+    }
     eva_pool_run(use, mblocks * j.nchunks, bf16_task, &j);
 #else
     (void)pool;

@@ -3,13 +3,15 @@
  * Shapes: C[M,N] (+)= A[M,K]·W[N,K]^T; the math is defined in gemm_lowp.h.
  *
  * Driver: A is quantised once per call into the workspace (u8, already in the kernel's
- * 12-row x 4-k interleaved layout), then tasks = row blocks x N chunks (as gemm.c). Each task
+ * 12-row x 4-k interleaved layout), then tasks = row blocks x N chunks, or with one row block
+ * the threads share the panels (panel_sched.h; as gemm.c). Each task
  * walks its weight panels (pre-packed at load, so nothing is packed per call) and for each panel
  * and K block of 1024 all 12-row tiles of its row block: the 32 KB weight sub-panel stays in L1,
  * the row block's quantised A slice (<= 768 KB) in L2, and the exact int32 sums of unfinished K
  * blocks wait in a per-thread buffer (measured: fc2, K = 6144, +10..20% over one pass of K). */
 #include "ops/gemm_internal.h"
 #include "ops/gemm_lowp.h"
+#include "ops/panel_sched.h"
 
 #include <math.h>
 #include <string.h>
@@ -147,6 +149,8 @@ typedef struct q8_job {
     int32_t *part;        /* per thread: the row block's int32 partial sums of one panel */
     size_t part_stride;   /* int32 per thread */
     int mc, nchunks, npanels;
+    int nranges; /* one row block: shared panels (panel_sched.h) */
+    eva_panel_range *ranges;
 } q8_job;
 
 #if defined(__x86_64__)
@@ -157,32 +161,44 @@ static void q8_quant_task(void *ctx, int task, int thread) {
     eva_q8_quantize_rows_avx512(m0, m1, j->K, j->A, j->lda, &j->L);
 }
 
+/* One weight panel p over rows [m0, m1), all K blocks. */
+static void q8_panel(const q8_job *j, int32_t *part, int m0, int m1, int p) {
+    int kq = (int)j->L.kq;
+    int flags = (j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (j->bias ? GEMM_F_BIAS : 0) |
+                (j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+    int kqb = kq > Q8_KQ_BLOCK ? Q8_KQ_BLOCK : kq;
+    int n = p * EVA_Q8_NR, nr = EVA_MIN(EVA_Q8_NR, j->N - n);
+    const int8_t *bp = j->W->packed + (size_t)p * (size_t)kq * EVA_Q8_NR * 4;
+    for (int q0 = 0; q0 < kq; q0 += kqb) {
+        int qn = EVA_MIN(kqb, kq - q0);
+        int f = (q0 + qn < kq ? Q8_F_PART_STORE : flags) | (q0 > 0 ? Q8_F_PART_LOAD : 0);
+        for (int m = m0; m < m1; m += EVA_Q8_MR) {
+            int mr = EVA_MIN(EVA_Q8_MR, m1 - m);
+            const uint8_t *ap = j->L.aq + ((size_t)(m / EVA_Q8_MR) * (size_t)kq + (size_t)q0) * EVA_Q8_MR * 4;
+            eva_q8_tile_avx512(qn, ap, bp + (size_t)q0 * EVA_Q8_NR * 4, j->C + (size_t)m * (size_t)j->ldc + n, j->ldc,
+                               mr, nr, f, j->L.ascale + m, j->W->scale + n, j->W->rowsum + n,
+                               j->bias ? j->bias + n : NULL, part + (size_t)(m - m0) * EVA_Q8_NR);
+        }
+    }
+}
+
+/* Fixed split: task = one row block x one chunk of panels. */
 static void q8_task(void *ctx, int task, int thread) {
     const q8_job *j = ctx;
     int mb = task / j->nchunks, ch = task % j->nchunks;
     int m0 = mb * j->mc, m1 = EVA_MIN(j->M, m0 + j->mc);
     int p0 = (int)((long long)ch * j->npanels / j->nchunks);
     int p1 = (int)((long long)(ch + 1) * j->npanels / j->nchunks);
-    int kq = (int)j->L.kq;
-    int flags = (j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (j->bias ? GEMM_F_BIAS : 0) |
-                (j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
     int32_t *part = j->part + (size_t)thread * j->part_stride;
-    int kqb = kq > Q8_KQ_BLOCK ? Q8_KQ_BLOCK : kq;
-    for (int p = p0; p < p1; p++) {
-        int n = p * EVA_Q8_NR, nr = EVA_MIN(EVA_Q8_NR, j->N - n);
-        const int8_t *bp = j->W->packed + (size_t)p * (size_t)kq * EVA_Q8_NR * 4;
-        for (int q0 = 0; q0 < kq; q0 += kqb) {
-            int qn = EVA_MIN(kqb, kq - q0);
-            int f = (q0 + qn < kq ? Q8_F_PART_STORE : flags) | (q0 > 0 ? Q8_F_PART_LOAD : 0);
-            for (int m = m0; m < m1; m += EVA_Q8_MR) {
-                int mr = EVA_MIN(EVA_Q8_MR, m1 - m);
-                const uint8_t *ap = j->L.aq + ((size_t)(m / EVA_Q8_MR) * (size_t)kq + (size_t)q0) * EVA_Q8_MR * 4;
-                eva_q8_tile_avx512(qn, ap, bp + (size_t)q0 * EVA_Q8_NR * 4, j->C + (size_t)m * (size_t)j->ldc + n,
-                                   j->ldc, mr, nr, f, j->L.ascale + m, j->W->scale + n, j->W->rowsum + n,
-                                   j->bias ? j->bias + n : NULL, part + (size_t)(m - m0) * EVA_Q8_NR);
-            }
-        }
-    }
+    for (int p = p0; p < p1; p++) q8_panel(j, part, m0, m1, p);
+}
+
+/* One row block: the threads share the panels through panel_sched.h. */
+static void q8_steal_task(void *ctx, int task, int thread) {
+    const q8_job *j = ctx;
+    int32_t *part = j->part + (size_t)thread * j->part_stride;
+    int p, next;
+    while ((p = eva_panel_take(j->ranges, j->nranges, task, &next)) >= 0) q8_panel(j, part, 0, j->M, p);
 }
 
 static int gcd_int(int a, int b) {
@@ -221,6 +237,14 @@ void eva_gemm_q8(eva_pool *pool, int M, int N, int K, const float *A, int lda, c
     j.mc = (rows + EVA_Q8_MR - 1) / EVA_Q8_MR * EVA_Q8_MR;
     mblocks = (M + j.mc - 1) / j.mc;
     j.npanels = (N + EVA_Q8_NR - 1) / EVA_Q8_NR;
+    if (use && mblocks == 1 && threads <= EVA_PANEL_RANGES_MAX) {
+        eva_panel_range ranges[EVA_PANEL_RANGES_MAX];
+        eva_panel_ranges_init(ranges, threads, j.npanels);
+        j.ranges = ranges;
+        j.nranges = threads;
+        eva_pool_run(use, threads, q8_steal_task, &j);
+        return;
+    }
     j.nchunks = EVA_MIN(threads / gcd_int(mblocks, threads), j.npanels);
     if (j.nchunks < 1) j.nchunks = 1;
     eva_pool_run(use, mblocks * j.nchunks, q8_task, &j);
