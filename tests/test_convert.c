@@ -1,7 +1,10 @@
 /* test_convert.c — eva_model_save round trips (F32 bit-identical outputs, F16/BF16 close, the
  * resampled-size variant, metadata so no flags are needed) and patch 14 -> 16 against the golden
  * tiny_p14to16 (kernel <= 1e-6 abs, outputs at the giant tolerance; timm's pinv variant against
- * the informational timm_loader outputs). */
+ * the informational timm_loader outputs). Weight panels (--layout panels): the file holds
+ * F32 [ceil(N/32), K, 32] block matrices that load as views into the mmap (64-byte aligned by the
+ * writer), and every combination of stored / requested layout gives bit-identical outputs. */
+#include "models/vit.h"
 #include "test_util.h"
 
 static void forward_logits(const char *path, const eva_model_params *p, const float *input, int B, int S, float *logits,
@@ -51,6 +54,54 @@ int main(void) {
         test_compare(k ? "bf16 weights logits" : "f16 weights logits", got, ref_logits, 20, k ? 3e-2 : 4e-3);
     }
     CHECK(eva_model_save(m, path, EVA_I32, NULL) == EVA_ERR_UNSUPPORTED, "I32 save accepted");
+
+    /* weight panels: saved, loaded as views, same numbers whichever layout runs */
+    snprintf(path, sizeof path, "%s/conv_panels.safetensors", test_tmp_dir());
+    CHECK_OK(eva_model_save_panels(m, path, NULL));
+    CHECK(!eva_model_weights_panels(m), "a rows model reports panels");
+    eva_model *pm = NULL;
+    CHECK_OK(eva_model_load(path, &p, &pm));
+    if (pm) {
+        CHECK(eva_model_weights_panels(pm), "panels file not loaded as panels");
+        const eva_block_weights *b0 = &pm->blocks[0];
+        CHECK(b0->fc1_w == NULL && b0->fc1_lp.panels != NULL, "panels model holds fc1 rows");
+        /* zero-copy: the panels point into the file mapping, not the owned arena */
+        const char *pp = (const char *)b0->fc1_lp.panels, *own = (const char *)pm->owned;
+        CHECK(!(pp >= own && pp < own + pm->owned_floats * sizeof(float)), "panels were copied at load");
+        CHECK((uintptr_t)pp % 64 == 0, "panels view not 64-byte aligned");
+        float w0 = eva_panels_at(b0->fc1_lp.panels, 192, 33, 5), r0 = m->blocks[0].fc1_w[33 * 192 + 5];
+        CHECK(w0 == r0, "panel element [33, 5] = %g, row weight %g", w0, r0);
+        eva_model_free(pm);
+    }
+    static const eva_weight_layout layouts[3] = {EVA_LAYOUT_AS_STORED, EVA_LAYOUT_ROWS, EVA_LAYOUT_PANELS};
+    for (int f = 0; f < 2; f++)
+        for (int l = 0; l < 3; l++) {
+            eva_model_params pl = eva_model_default_params();
+            pl.weight_layout = layouts[l];
+            forward_logits(f ? path : w, &pl, input, B, 224, got, got_pre);
+            CHECK(memcmp(got, ref_logits, sizeof got) == 0 && memcmp(got_pre, ref_pre, sizeof got_pre) == 0,
+                  "%s file, layout %d: logits differ from the rows model", f ? "panels" : "rows", l);
+        }
+    eva_model_params bad = eva_model_default_params();
+    bad.weight_layout = (eva_weight_layout)7;
+    eva_model *none = NULL;
+    CHECK(eva_model_load(path, &bad, &none) == EVA_ERR_INVALID_ARG && !none, "layout 7 accepted");
+    /* panels file -> rows file: the original weights, bit for bit */
+    CHECK_OK(eva_model_load(path, &p, &pm));
+    if (pm) {
+        char back[512];
+        snprintf(back, sizeof back, "%s/conv_unpanelled.safetensors", test_tmp_dir());
+        CHECK_OK(eva_model_save(pm, back, EVA_F32, NULL));
+        eva_model_free(pm);
+        eva_model *rm = NULL;
+        CHECK_OK(eva_model_load(back, &p, &rm));
+        if (rm) {
+            CHECK(!eva_model_weights_panels(rm), "unpanelled file loads as panels");
+            CHECK(memcmp(rm->blocks[1].qkv_w, m->blocks[1].qkv_w, sizeof(float) * 576 * 192) == 0,
+                  "qkv rows changed by the panels round trip");
+            eva_model_free(rm);
+        }
+    }
     eva_model_free(m);
 
     /* stored at another size: same numbers as resampling at load */

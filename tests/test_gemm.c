@@ -41,6 +41,9 @@ static void check_case(eva_pool *pool, bool nn, int M, int N, int K, int pad_a, 
     float *ref = malloc(((size_t)M * ldc + 1) * sizeof(float));
     float *got = malloc(((size_t)M * ldc + 1) * sizeof(float));
     float *single = malloc(((size_t)M * ldc + 1) * sizeof(float));
+    /* TN: the same W as weight panels (gemm.h) */
+    float *Wp = nn ? NULL : eva_aligned_alloc((eva_panels_floats(N, K) + 1) * sizeof(float));
+    if (Wp) eva_pack_panels(N, K, W, ldw, Wp);
     float *bound = malloc(((size_t)M * N + 1) * sizeof(float));
     memcpy(ref, C0, (size_t)M * ldc * sizeof(float));
     /* big shapes: the (slow, double) reference and the bound only on every row_step-th row */
@@ -95,8 +98,23 @@ static void check_case(eva_pool *pool, bool nn, int M, int N, int K, int pad_a, 
                 CHECK(!memcmp(single, got, (size_t)M * ldc * sizeof(float)),
                       "%s %s M=%d N=%d K=%d epi=%d: 2 threads differ from 1 thread", kernel_names[k], nn ? "nn" : "tn",
                       M, N, K, epi);
+            if (!Wp) continue;
+            memcpy(got, C0, (size_t)M * ldc * sizeof(float));
+            eva_gemm_panels(p, M, N, K, A, lda, Wp, bias, got, ldc, (eva_gemm_epilogue)epi);
+            CHECK(!memcmp(single, got, (size_t)M * ldc * sizeof(float)),
+                  "%s panels M=%d N=%d K=%d epi=%d threads=%d: differs from eva_gemm on the unpacked W", kernel_names[k],
+                  M, N, K, epi, t ? 2 : 1);
         }
     }
+    if (Wp && (double)M * N * K <= 1e7) {
+        memcpy(got, C0, (size_t)M * ldc * sizeof(float));
+        memcpy(single, C0, (size_t)M * ldc * sizeof(float));
+        eva_gemm_ref(M, N, K, A, lda, W, ldw, bias, single, ldc, (eva_gemm_epilogue)epi);
+        eva_gemm_panels_ref(M, N, K, A, lda, Wp, bias, got, ldc, (eva_gemm_epilogue)epi);
+        CHECK(!memcmp(single, got, (size_t)M * ldc * sizeof(float)), "panels reference M=%d N=%d K=%d epi=%d differs", M,
+              N, K, epi);
+    }
+    eva_aligned_free(Wp);
     free(A); free(W); free(bias); free(C0); free(ref); free(got); free(single); free(bound);
 }
 

@@ -50,6 +50,12 @@ int cli_model_opts_parse(const char *cmd, cli_model_opts *o, int argc, char **ar
         else if (!strcmp(v, "bf16") || !strcmp(v, "BF16")) o->params.weight_dtype = EVA_BF16;
         else if (!strcmp(v, "q8") || !strcmp(v, "Q8") || !strcmp(v, "int8")) o->params.weight_dtype = EVA_Q8;
         else { cli_usage(cmd, "--dtype must be f32, bf16 or q8, got '%s'", v); return -1; }
+    } else if (!strcmp(a, "--layout")) {
+        /* how fp32 block matrices are held: a panels file runs as panels without this flag */
+        if (!cli_take_str(cmd, argc, argv, i, &v)) return -1;
+        if (!strcmp(v, "rows")) o->params.weight_layout = EVA_LAYOUT_ROWS;
+        else if (!strcmp(v, "panels")) o->params.weight_layout = EVA_LAYOUT_PANELS;
+        else { cli_usage(cmd, "--layout must be rows or panels, got '%s'", v); return -1; }
     } else if (!strcmp(a, "--reference")) {
         setenv("EVA_REFERENCE", "1", 1);
         setenv("EVA_GEMM", "ref", 1);

@@ -23,7 +23,8 @@ static const char *dtype_key(eva_dtype dt) { return dt == EVA_BF16 ? "bf16" : dt
 
 const char help_bench[] =
     "usage: eva bench (--synthetic --arch NAME | --model FILE) [--size S] [--batch B]\n"
-    "                 [-t THREADS] [--reps R] [--warmup W] [--dtype f32|bf16|q8] [--json] [--profile]\n"
+    "                 [-t THREADS] [--reps R] [--warmup W] [--dtype f32|bf16|q8] [--layout rows|panels]\n"
+    "                 [--json] [--profile]\n"
     "       eva bench --peak [-t THREADS] [--json]\n"
     "\n"
     "Measures the forward pass: builds the model (formula weights with --synthetic, so no\n"
@@ -45,6 +46,10 @@ const char help_bench[] =
     "dot-force chooses (dot without the instruction runs an exact emulation, for accuracy\n"
     "studies; dot-force uses it even where the CPU hides the flag). Against the fp32 peak,\n"
     "bf16-widened and q8 shares are only indicative.\n"
+    "--layout panels holds fp32 block matrices in the GEMM kernel's panel layout (no weight\n"
+    "packing per call), as a file from `eva convert --layout panels` does by itself; with\n"
+    "--synthetic the formula weights are generated that way, with a rows file they are packed\n"
+    "at load (a second copy). The header line and weight_layout in the JSON say which ran.\n"
     "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
 
 static int cmp_double(const void *a, const void *b) {
@@ -138,8 +143,9 @@ int cmd_bench(int argc, char **argv) {
     } else {
         st = eva_ctx_create(model, mo.threads, &ctx);
         if (!json) {
-            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s%s%s%s%s (load %.1f s)\n",
+            fprintf(stderr, "eva bench: %s at %dx%d, batch %d, %d threads, GEMM kernel %s, weights %s%s%s%s%s%s (load %.1f s)\n",
                     info.arch, S, S, B, threads, eva_gemm_kernel_name(), dtype_key(eva_model_weight_dtype(model)),
+                    eva_model_weights_panels(model) ? " (panels)" : "",
                     is_bf16 ? ", bf16 math: " : "", is_bf16 ? eva_gemm_bf16_math_name() : "", is_bf16 ? "; " : "",
                     is_bf16 ? eva_gemm_bf16_math_reason() : "", load_s);
         }
@@ -184,7 +190,8 @@ int cmd_bench(int argc, char **argv) {
                    "\"load_s\":%.3f",
                    info.arch, S, B, threads, dtype_key(eva_model_weight_dtype(model)), eva_gemm_kernel_name(), ms_img, ips, gflops,
                    eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
-            printf(",\"cpu_ms_per_image\":%.3f,\"peak_kind\":\"%s\"", cpu_run * 1e3 / reps / B, bf16_peak ? "bf16" : "fp32");
+            printf(",\"cpu_ms_per_image\":%.3f,\"peak_kind\":\"%s\",\"weight_layout\":\"%s\"", cpu_run * 1e3 / reps / B,
+                   bf16_peak ? "bf16" : "fp32", eva_model_weights_panels(model) ? "panels" : "rows");
             if (is_bf16)
                 printf(",\"bf16_math\":\"%s\",\"bf16_math_reason\":\"%s\"", eva_gemm_bf16_math_name(),
                        eva_gemm_bf16_math_reason());

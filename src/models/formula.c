@@ -2,9 +2,11 @@
  * (float)(offset + scale * u_i) with u_i from splitmix64 over FNV-1a(name) + i, so the
  * full-size EVA-g can be built and checked against the reference without any download. */
 #include "models/vit.h"
+#include "ops/gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 uint64_t eva_formula_hash(const char *name) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -51,7 +53,7 @@ static void formula_kind(const char *name, double *offset, double *scale) {
     else { *offset = 0; *scale = 0.015625; }   /* biases, q_bias, v_bias */
 }
 
-typedef struct { char name[64]; int ndim; int64_t shape[4]; } spec;
+typedef struct { char name[64]; int ndim; int64_t shape[4]; int64_t panel_rows; /* N of a panels matrix, else 0 */ } spec;
 
 eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_model_params *p) {
     int64_t D = a->width, F = a->mlp, P = a->patch, G = a->img_size / a->patch;
@@ -86,6 +88,18 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
     if (C > 0) { ADD("head.weight", 2, C, D); ADD("head.bias", 1, C); }
     if (a->lm_dim > 0) { ADD("lm_head.weight", 2, a->lm_dim, D); ADD("lm_head.bias", 1, a->lm_dim); }
 #undef ADD
+    /* weight_layout PANELS: the block matrices are generated straight into the weight-panel
+       layout (as a `--layout panels` file holds them), so nothing is packed or copied at bind */
+    bool panels = p->weight_layout == EVA_LAYOUT_PANELS;
+    for (int i = 0; i < n && panels; i++) {
+        const char *dot = strrchr(sp[i].name, '.');
+        bool matrix = sp[i].ndim == 2 && !strncmp(sp[i].name, "blocks.", 7) && dot && !strcmp(dot, ".weight");
+        if (!matrix) continue;
+        sp[i].panel_rows = sp[i].shape[0];
+        sp[i].ndim = 3;
+        sp[i].shape[0] = (sp[i].panel_rows + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
+        sp[i].shape[2] = EVA_PANEL_WIDTH;
+    }
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         size_t k = 1;
@@ -106,7 +120,17 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
         formula_kind(sp[i].name, &off, &sc);
         uint64_t h = eva_formula_hash(sp[i].name);
         float *dst = block + pos;
-        for (size_t j = 0; j < k; j++) dst[j] = (float)(off + sc * formula_u(h, j));
+        if (sp[i].panel_rows) {
+            /* element [p, kk, jj] is W[32p + jj, kk] of the row-major formula tensor */
+            int64_t N = sp[i].panel_rows, K = sp[i].shape[1];
+            float *o = dst;
+            for (int64_t p0 = 0; p0 < N; p0 += EVA_PANEL_WIDTH)
+                for (int64_t kk = 0; kk < K; kk++)
+                    for (int64_t row = p0; row < p0 + EVA_PANEL_WIDTH; row++)
+                        *o++ = row < N ? (float)(off + sc * formula_u(h, (uint64_t)(row * K + kk))) : 0.0f;
+        } else {
+            for (size_t j = 0; j < k; j++) dst[j] = (float)(off + sc * formula_u(h, j));
+        }
         pos += (k + 15) & ~(size_t)15;
         st = eva_tensor_map_add(&m->map, sp[i].name, &t);
     }
@@ -115,6 +139,7 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
     char heads[16];
     snprintf(heads, sizeof heads, "%d", a->heads);
     eva_tensor_map_set_meta(&m->map, "eva.heads", heads);
+    if (panels) eva_tensor_map_set_meta(&m->map, "eva.layout", "panels32");
     return EVA_OK;
 }
 

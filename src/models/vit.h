@@ -21,8 +21,10 @@ typedef struct eva_vit_config {
     char labels[32];
 } eva_vit_config;
 
-/* A big Linear weight [N, K] kept in low precision (model wdtype BF16 or Q8; unused for F32). */
+/* A big Linear weight [N, K] kept in low precision (model wdtype BF16 or Q8) or as fp32 weight
+ * panels; unused for fp32 rows. */
 typedef struct eva_lowp_linear {
+    const float *panels;          /* F32 as weight panels (gemm.h; view into the file or owned), else NULL */
     const uint16_t *bf16;         /* BF16: [N, K] bf16 bits (view into the file or owned) */
     eva_q8_weight q8;             /* Q8: packed for the VNNI kernel (owned) */
 } eva_lowp_linear;
@@ -36,7 +38,7 @@ typedef struct eva_block_weights {
     const float *norm2_w, *norm2_b;
     const float *fc1_w, *fc1_b;   /* [F, D], [F] */
     const float *fc2_w, *fc2_b;   /* [D, F], [D] */
-    /* wdtype BF16/Q8: qkv_w, proj_w, fc1_w, fc2_w are NULL and these hold the weights */
+    /* wdtype BF16/Q8, or F32 panels: qkv_w, proj_w, fc1_w, fc2_w are NULL and these hold the weights */
     eva_lowp_linear qkv_lp, proj_lp, fc1_lp, fc2_lp;
 } eva_block_weights;
 

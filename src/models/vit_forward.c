@@ -107,10 +107,20 @@ static void linear(eva_ctx *c, int M, int N, int K, const float *A, const float 
     PROF_END(c, EVA_PROF_GEMM);
 }
 
-/* A block matrix: fp32, bf16 or int8 GEMM per the model's weight dtype (same epilogues). */
+/* A block matrix: fp32 (rows or weight panels), bf16 or int8 GEMM per the model's weights (same
+ * epilogues). */
 static void block_linear(eva_ctx *c, int M, int N, int K, const float *A, const float *W, const eva_lowp_linear *lp,
                          const float *bias, float *C, eva_gemm_epilogue epi) {
     eva_dtype dt = c->model->wdtype;
+    if (dt == EVA_F32 && lp->panels) {
+        PROF_BEGIN(c);
+        if (c->reference)
+            eva_gemm_panels_ref(M, N, K, A, K, lp->panels, bias, C, N, epi);
+        else
+            eva_gemm_panels(c->pool, M, N, K, A, K, lp->panels, bias, C, N, epi);
+        PROF_END(c, EVA_PROF_GEMM);
+        return;
+    }
     if (dt == EVA_F32) {
         linear(c, M, N, K, A, W, bias, C, epi);
         return;

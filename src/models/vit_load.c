@@ -106,11 +106,16 @@ static eva_status infer_config(eva_model *m, const eva_model_params *p) {
     const eva_named_tensor *fc1 = find_w(m, "blocks.0.mlp.fc1.weight");
     if (!pw || pw->t.ndim != 4 || pw->t.shape[2] != pw->t.shape[3])
         return eva_fail(EVA_ERR_MISSING, "%s: missing or malformed 'patch_embed.proj.weight'", m->source);
-    if (!fc1 || fc1->t.ndim != 2) return eva_fail(EVA_ERR_MISSING, "%s: missing 'blocks.0.mlp.fc1.weight'", m->source);
+    const char *layout = eva_tensor_map_get_meta(&m->map, "eva.layout");
+    bool panels = layout && !strcmp(layout, "panels32") && fc1 && fc1->t.ndim == 3;
+    const eva_named_tensor *fc1b = panels ? find_w(m, "blocks.0.mlp.fc1.bias") : NULL;
+    if (!fc1 || (panels ? !fc1b || fc1b->t.ndim != 1 : fc1->t.ndim != 2))
+        return eva_fail(EVA_ERR_MISSING, "%s: missing 'blocks.0.mlp.fc1.weight'%s", m->source,
+                        panels ? " or its bias (panels layout)" : "");
     c->width = (int)pw->t.shape[0];
     c->in_chans = (int)pw->t.shape[1];
     c->patch = (int)pw->t.shape[2];
-    c->mlp = (int)fc1->t.shape[0];
+    c->mlp = (int)(panels ? fc1b : fc1)->t.shape[0];   /* panels: [ceil(F/32), D, 32] */
     int depth = 0;
     for (;; depth++) {
         char name[64];
@@ -209,6 +214,8 @@ typedef struct binder {
     eva_model *m;
     eva_status st;
     int64_t n_params;
+    bool stored_panels;   /* the file's block matrices are weight panels (eva.layout = panels32) */
+    bool want_panels;     /* fp32 block matrices are to be held as panels (lp->panels) */
 } binder;
 
 /* Tensor `name` with the expected shape as fp32: a view when stored as contiguous fp32, else a
@@ -265,8 +272,12 @@ static const eva_named_tensor *find_scale(binder *b, const char *name, int64_t N
 }
 
 /* Row n of a stored [N, K] weight as fp32 (int8 rows dequantised with their scale). */
-static eva_status weight_row_f32(const eva_named_tensor *nt, const eva_named_tensor *sc, int64_t n, int64_t K,
-                                 float *dst) {
+static eva_status weight_row_f32(const eva_named_tensor *nt, const eva_named_tensor *sc, bool panels, int64_t n,
+                                 int64_t K, float *dst) {
+    if (panels) {   /* F32 [ceil(N/32), K, 32] */
+        for (int64_t k = 0; k < K; k++) dst[k] = eva_panels_at(nt->t.data, (int)K, (int)n, (int)k);
+        return EVA_OK;
+    }
     size_t es = eva_dtype_size(nt->t.dtype);
     const char *src = (const char *)nt->t.data + (size_t)n * (size_t)K * es;
     if (nt->t.dtype == EVA_I8) {
@@ -279,16 +290,21 @@ static eva_status weight_row_f32(const eva_named_tensor *nt, const eva_named_ten
 }
 
 /* A big block matrix [N, K] in the model's compute dtype:
- *   F32:  *f32 = fp32 view or converted copy (int8 files are dequantised);
+ *   F32:  *f32 = fp32 view or converted copy (int8 files are dequantised), or with want_panels
+ *         lp->panels = the file's panels (zero-copy) or a packed copy;
  *   BF16: lp->bf16 = the file's BF16 bytes (zero-copy) or a rounded (nearest even) copy;
- *   Q8:   lp->q8 packed from the file's I8 + .scale, or quantised per output row. */
+ *   Q8:   lp->q8 packed from the file's I8 + .scale, or quantised per output row.
+ * A panels file stores it as F32 [ceil(N/32), K, 32] (gemm.h), read here row by row when the
+ * model wants rows, bf16 or int8. */
 static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const float **f32, eva_lowp_linear *lp) {
     eva_model *m = b->m;
     memset(lp, 0, sizeof *lp);
     *f32 = NULL;
     if (b->st != EVA_OK) return;
     const eva_named_tensor *nt = find_w(m, name);
-    if (m->wdtype == EVA_F32 && (!nt || nt->t.dtype != EVA_I8)) {
+    bool panels = b->stored_panels && nt && nt->t.ndim == 3;
+    bool want_panels = m->wdtype == EVA_F32 && b->want_panels;
+    if (m->wdtype == EVA_F32 && (!nt || nt->t.dtype != EVA_I8) && !panels && !want_panels) {
         *f32 = bind(b, name, 2, SHAPE(N, K));
         return;
     }
@@ -296,10 +312,17 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
         b->st = eva_fail(EVA_ERR_MISSING, "%s: missing tensor '%s%s'", m->source, m->ckpt_prefix, name);
         return;
     }
-    if (nt->t.ndim != 2 || nt->t.shape[0] != N || nt->t.shape[1] != K) {
+    int64_t P = (N + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
+    bool shape_ok = panels ? nt->t.dtype == EVA_F32 && nt->t.shape[0] == P && nt->t.shape[1] == K &&
+                                 nt->t.shape[2] == EVA_PANEL_WIDTH
+                           : nt->t.ndim == 2 && nt->t.shape[0] == N && nt->t.shape[1] == K;
+    if (!shape_ok) {
         char got[96], want[96];
-        b->st = eva_fail(EVA_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", m->source, name,
-                         eva_shape_str(nt->t.ndim, nt->t.shape, got, sizeof got), eva_shape_str(2, SHAPE(N, K), want, sizeof want));
+        b->st = eva_fail(EVA_ERR_SHAPE, "%s: tensor '%s' is %s %s, expected %s%s", m->source, name,
+                         eva_dtype_name(nt->t.dtype), eva_shape_str(nt->t.ndim, nt->t.shape, got, sizeof got),
+                         panels ? "F32 " : "",
+                         panels ? eva_shape_str(3, SHAPE(P, K, EVA_PANEL_WIDTH), want, sizeof want)
+                                : eva_shape_str(2, SHAPE(N, K), want, sizeof want));
         return;
     }
     if (!eva_tensor_is_contiguous(&nt->t)) {
@@ -309,19 +332,37 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
     const eva_named_tensor *sc = NULL;
     if (nt->t.dtype == EVA_I8 && !(sc = find_scale(b, name, N))) return;
     b->n_params += N * K;
-    size_t nk = (size_t)N * (size_t)K;
+    size_t nk = (size_t)N * (size_t)K, np = eva_panels_floats((int)N, (int)K);
+    if (want_panels && panels) {
+        /* the kernel loads panels with aligned 64-byte loads: a view when the file allows it */
+        if ((uintptr_t)nt->t.data % 64 == 0) {
+            lp->panels = nt->t.data;
+            return;
+        }
+        float *dst = eva_model_take(m, np);
+        if (!m->owned) return;
+        if (!dst) {
+            b->st = eva_fail(EVA_ERR_INTERNAL, "weight arena too small binding '%s'", name);
+            return;
+        }
+        memcpy(dst, nt->t.data, np * sizeof(float));
+        lp->panels = dst;
+        return;
+    }
     if (m->wdtype == EVA_BF16 && nt->t.dtype == EVA_BF16) {
         lp->bf16 = nt->t.data;
         return;
     }
     /* everything else is computed into the owned allocation */
-    float *f32dst = NULL;
+    float *f32dst = NULL, *pdst = NULL;
     uint16_t *bfdst = NULL;
     int8_t *packed = NULL;
     float *scale = NULL;
     int32_t *rowsum = NULL;
     size_t npad = eva_q8_padded_rows((int)N);
-    if (m->wdtype == EVA_F32) {
+    if (m->wdtype == EVA_F32 && want_panels) {
+        pdst = eva_model_take(m, np);
+    } else if (m->wdtype == EVA_F32) {
         f32dst = eva_model_take(m, nk);
     } else if (m->wdtype == EVA_BF16) {
         bfdst = (uint16_t *)eva_model_take(m, (nk + 1) / 2);
@@ -331,7 +372,7 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
         rowsum = (int32_t *)eva_model_take(m, npad);
     }
     if (!m->owned) return;   /* counting pass */
-    if ((m->wdtype == EVA_F32 && !f32dst) || (m->wdtype == EVA_BF16 && !bfdst) ||
+    if ((m->wdtype == EVA_F32 && !f32dst && !pdst) || (m->wdtype == EVA_BF16 && !bfdst) ||
         (m->wdtype == EVA_Q8 && (!packed || !scale || !rowsum))) {
         b->st = eva_fail(EVA_ERR_INTERNAL, "weight arena too small binding '%s'", name);
         return;
@@ -349,6 +390,7 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
         memset(scale, 0, npad * sizeof(float));
         memset(rowsum, 0, npad * sizeof(int32_t));
     }
+    if (pdst) memset(pdst, 0, np * sizeof(float));   /* the last panel's padding lanes */
     for (int64_t n = 0; n < N && b->st == EVA_OK; n++) {
         if (packed && nt->t.dtype == EVA_I8) {
             /* stored int8: used as is */
@@ -358,10 +400,14 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
             continue;
         }
         float *dst = f32dst ? f32dst + (size_t)n * (size_t)K : row;
-        b->st = weight_row_f32(nt, sc, n, K, dst);
+        b->st = weight_row_f32(nt, sc, panels, n, K, dst);
         if (b->st != EVA_OK) {
             eva_fail_context(b->st, "%s: tensor '%s'", m->source, name);
             break;
+        }
+        if (pdst) {
+            float *col = pdst + (size_t)(n / EVA_PANEL_WIDTH) * (size_t)K * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH);
+            for (int64_t k = 0; k < K; k++) col[(size_t)k * EVA_PANEL_WIDTH] = row[k];
         }
         if (bfdst) eva_f32_to_bf16_n(row, bfdst + (size_t)n * (size_t)K, (size_t)K);
         if (packed) {
@@ -372,6 +418,7 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
     free(row);
     free(qrow);
     if (f32dst) *f32 = f32dst;
+    lp->panels = pdst;
     lp->bf16 = bfdst;
     lp->q8 = (eva_q8_weight){.N = (int)N, .K = (int)K, .packed = packed, .scale = scale, .rowsum = rowsum};
 }
@@ -522,6 +569,10 @@ static eva_status choose_wdtype(eva_model *m, const eva_model_params *p) {
 
 eva_dtype eva_model_weight_dtype(const eva_model *m) { return m ? m->wdtype : EVA_F32; }
 
+bool eva_model_weights_panels(const eva_model *m) {
+    return m && m->wdtype == EVA_F32 && m->blocks && m->cfg.depth > 0 && m->blocks[0].qkv_lp.panels != NULL;
+}
+
 eva_status eva_vit_bind(eva_model *m, const eva_model_params *p) {
     eva_status st = choose_prefix(m, p);
     if (st == EVA_OK) st = infer_config(m, p);
@@ -535,12 +586,21 @@ eva_status eva_vit_bind(eva_model *m, const eva_model_params *p) {
     if (st != EVA_OK) return st;
     st = choose_wdtype(m, p);
     if (st != EVA_OK) return st;
-    binder b = {m, EVA_OK, 0};
+    if (p->weight_layout != EVA_LAYOUT_AS_STORED && p->weight_layout != EVA_LAYOUT_ROWS &&
+        p->weight_layout != EVA_LAYOUT_PANELS)
+        return eva_fail(EVA_ERR_INVALID_ARG, "unknown weight layout %d", (int)p->weight_layout);
+    const char *layout = eva_tensor_map_get_meta(&m->map, "eva.layout");
+    bool stored_panels = layout && !strcmp(layout, "panels32");
+    if (layout && !stored_panels)
+        return eva_fail(EVA_ERR_UNSUPPORTED, "%s: weight layout '%s' is not known to this eva.c (rows or panels32)",
+                        m->source, layout);
+    bool want_panels = p->weight_layout == EVA_LAYOUT_PANELS || (p->weight_layout == EVA_LAYOUT_AS_STORED && stored_panels);
+    binder b = {m, EVA_OK, 0, stored_panels, want_panels};
     bind_all(&b, p);   /* counting pass: sizes the owned allocation */
     if (b.st != EVA_OK) return b.st;
     m->owned = eva_aligned_alloc(sizeof(float) * (m->owned_floats ? m->owned_floats : 16));
     if (!m->owned) return EVA_ERR_NOMEM;
-    b = (binder){m, EVA_OK, 0};
+    b = (binder){m, EVA_OK, 0, stored_panels, want_panels};
     bind_all(&b, p);
     if (b.st != EVA_OK) return b.st;
     m->n_params = b.n_params;

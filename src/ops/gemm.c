@@ -173,6 +173,7 @@ typedef struct gemm_job {
     const float *A;
     int lda;
     const float *B; /* W[N,K] (TN) or B[K,N] (NN) */
+    const float *panels; /* instead of B: W as weight panels (gemm.h) */
     int ldb;
     bool nn;
     const float *bias;
@@ -206,7 +207,20 @@ static void pack_a(const gemm_isa *isa, int rows, int kc, const float *a, int ld
 static void reference_block(const gemm_job *j, int m0, int m1, int n0, int n1) {
     float *c = j->C + (size_t)m0 * (size_t)j->ldc + n0;
     const float *a = j->A + (size_t)m0 * (size_t)j->lda;
-    if (j->nn)
+    if (j->panels) {
+        for (int m = m0; m < m1; m++)
+            for (int n = n0; n < n1; n++) {
+                /* one output at a time: the panel layout has no row-major view of a W block */
+                double acc = 0.0;
+                const float *am = j->A + (size_t)m * (size_t)j->lda;
+                for (int k = 0; k < j->K; k++) acc += (double)am[k] * (double)eva_panels_at(j->panels, j->K, n, k);
+                float v = (float)acc, *cm = j->C + (size_t)m * (size_t)j->ldc + n;
+                if (j->bias) v += j->bias[n];
+                if (j->epi == EVA_GEMM_ACCUMULATE) v += *cm;
+                else if (j->epi == EVA_GEMM_GELU) v = eva_gelu_ref(v);
+                *cm = v;
+            }
+    } else if (j->nn)
         eva_gemm_nn_ref(m1 - m0, n1 - n0, j->K, a, j->lda, j->B + n0, j->ldb, c, j->ldc,
                         j->epi == EVA_GEMM_ACCUMULATE);
     else
@@ -223,21 +237,33 @@ static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n
     const int MR = isa->mr, NR = isa->nr;
     _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
     _Alignas(64) float tbias[GEMM_NR_MAX];
-    if (j->nn)
+    const float *bp = bufs->b;
+    if (j->panels) {
+        /* already the kernel's layout (NR == EVA_PANEL_WIDTH); narrower kernels copy their part */
+        const float *src = j->panels + ((size_t)(n / EVA_PANEL_WIDTH) * (size_t)j->K + (size_t)k0) * EVA_PANEL_WIDTH +
+                           n % EVA_PANEL_WIDTH;
+        if (NR == EVA_PANEL_WIDTH) bp = src;
+        else isa->pack_nn(kc, src, EVA_PANEL_WIDTH, nr, bufs->b);
+    } else if (j->nn) {
         isa->pack_nn(kc, j->B + (size_t)k0 * (size_t)j->ldb + n, j->ldb, nr, bufs->b);
-    else
+    } else {
         isa->pack_tn(kc, j->B + (size_t)n * (size_t)j->ldb + k0, j->ldb, nr, bufs->b);
+    }
     const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
     if (bias && nr < NR) {
         memset(tbias, 0, sizeof tbias);
         memcpy(tbias, bias, (size_t)nr * sizeof(float));
         bias = tbias;
     }
-    if (j->nn) next_n = -1;
+    if (j->nn || (j->panels && NR != EVA_PANEL_WIDTH)) next_n = -1;
     int next_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0;
     int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
-    gemm_prefetch pf = {.stride = (size_t)j->ldb * sizeof(float),
+    /* the next panel's weights: NR rows of W, or (panels) its kc x NR block seen as NR rows of kc */
+    gemm_prefetch pf = {.stride = (size_t)(j->panels ? kc : j->ldb) * sizeof(float),
                         .lines_per_row = (int)(((size_t)kc * sizeof(float) + 63) / 64)};
+    const float *next_src = next_n < 0 ? NULL
+                            : j->panels ? j->panels + ((size_t)(next_n / EVA_PANEL_WIDTH) * (size_t)j->K + (size_t)k0) * EVA_PANEL_WIDTH
+                                        : j->B + (size_t)next_n * (size_t)j->ldb + k0;
     for (int m = m0; m < m1; m += MR, tile_i++) {
         int mr = EVA_MIN(MR, m1 - m);
         const float *ap = bufs->a + (size_t)(m - m0) * (size_t)kc;
@@ -245,12 +271,12 @@ static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n
         const gemm_prefetch *pfp = NULL;
         if (next_rows > 0) {
             int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, next_rows);
-            pf.row = (const char *)(j->B + (size_t)(next_n + r0) * (size_t)j->ldb + k0);
+            pf.row = (const char *)next_src + (size_t)r0 * pf.stride;
             pf.rows = r1 - r0;
             pfp = pf.rows > 0 ? &pf : NULL;
         }
         if (nr == NR) {
-            isa->kernel(kc, ap, bufs->b, c, j->ldc, mr, flags, bias, pfp);
+            isa->kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
             continue;
         }
         /* partial-width tile: go through a scratch tile so kernels only see full NR */
@@ -260,7 +286,7 @@ static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n
                 memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
             }
         }
-        isa->kernel(kc, ap, bufs->b, tile, NR, mr, flags, bias, pfp);
+        isa->kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
         for (int i = 0; i < mr; i++)
             memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
     }
@@ -398,6 +424,23 @@ void eva_gemm(eva_pool *pool, int M, int N, int K, const float *A, int lda, cons
     }
     gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = W, .ldb = ldw, .nn = false,
                   .bias = bias, .C = C, .ldc = ldc, .epi = epi};
+    gemm_run(pool, &j);
+}
+
+void eva_gemm_panels(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *Wp,
+                     const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        gemm_k0(M, N, bias, C, ldc, epi);
+        return;
+    }
+    const gemm_isa *isa = current_isa();
+    if (!isa) {
+        eva_gemm_panels_ref(M, N, K, A, lda, Wp, bias, C, ldc, epi);
+        return;
+    }
+    gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .panels = Wp, .ldb = EVA_PANEL_WIDTH,
+                  .nn = false, .bias = bias, .C = C, .ldc = ldc, .epi = epi};
     gemm_run(pool, &j);
 }
 

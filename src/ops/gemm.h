@@ -18,7 +18,9 @@
  * the best available). Tests and benchmarks can also force one with eva_gemm_force_kernel().
  *
  * Threading: pool may be NULL (single-threaded). Work is split over blocks of N (and of M for
- * large M) so batch-1 shapes keep every core busy. Do not pass a pool from inside one of that
+ * large M) so batch-1 shapes keep every core busy; with one block of M the threads share the
+ * 32-wide weight panels dynamically (panel_sched.h), so a descheduled thread does not hold up the
+ * call. Which thread computes a panel never changes a bit of the result. Do not pass a pool from inside one of that
  * pool's own tasks (eva_pool_run is not re-entrant): pass NULL there. Any number of threads may
  * call these functions at once. Pack buffers (~1.5 MB) are per OS thread, allocated at its first
  * call and freed when the thread exits; if that allocation fails the call quietly computes with
@@ -51,6 +53,25 @@ void eva_gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *
                      bool accumulate);
 void eva_gemm_nn(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                  int ldc, bool accumulate);
+
+/* ---------------------------------------------------------------- weight panels
+ * W[N,K] stored as ceil(N/32) panels of K x 32 floats: panel p, row k, lane j holds W[32p+j, k]
+ * (0 where 32p+j >= N). That is the AVX-512 kernel's B layout, so eva_gemm_panels packs nothing
+ * per call (at batch 1 the on-the-fly transposes of eva_gemm cost ~5-9 % of its time); a model
+ * file converted with `eva convert --layout panels` holds its block matrices this way and is
+ * used straight from the mmap. Results equal eva_gemm on the unpacked W bit for bit (same
+ * kernel, same K blocks), and eva_gemm_panels_ref equals eva_gemm_ref. Wp must be 64-byte
+ * aligned. */
+#define EVA_PANEL_WIDTH 32
+size_t eva_panels_floats(int N, int K);
+void eva_pack_panels(int N, int K, const float *W, int ldw, float *Wp);
+static inline float eva_panels_at(const float *Wp, int K, int n, int k) {
+    return Wp[((size_t)(n / EVA_PANEL_WIDTH) * (size_t)K + (size_t)k) * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH)];
+}
+void eva_gemm_panels_ref(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias, float *C,
+                         int ldc, eva_gemm_epilogue epi);
+void eva_gemm_panels(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *Wp,
+                     const float *bias, float *C, int ldc, eva_gemm_epilogue epi);
 
 /* Which kernel the dispatcher picked: "avx512", "avx2" or "reference". */
 const char *eva_gemm_kernel_name(void);

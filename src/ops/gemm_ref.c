@@ -41,3 +41,36 @@ void eva_gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *
         }
     }
 }
+
+size_t eva_panels_floats(int N, int K) {
+    return (size_t)((N + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH) * (size_t)K * EVA_PANEL_WIDTH;
+}
+
+void eva_pack_panels(int N, int K, const float *W, int ldw, float *Wp) {
+    int panels = (N + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < K; k++) {
+            float *dst = Wp + ((size_t)p * (size_t)K + (size_t)k) * EVA_PANEL_WIDTH;
+            for (int j = 0; j < EVA_PANEL_WIDTH; j++) {
+                int n = p * EVA_PANEL_WIDTH + j;
+                dst[j] = n < N ? W[(size_t)n * (size_t)ldw + (size_t)k] : 0.0f;
+            }
+        }
+}
+
+void eva_gemm_panels_ref(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias, float *C,
+                         int ldc, eva_gemm_epilogue epi) {
+    for (int m = 0; m < M; m++) {
+        const float *a = A + (size_t)m * (size_t)lda;
+        float *c = C + (size_t)m * (size_t)ldc;
+        for (int n = 0; n < N; n++) {
+            double acc = 0.0;
+            for (int k = 0; k < K; k++) acc += (double)a[k] * (double)eva_panels_at(Wp, K, n, k);
+            float v = (float)acc;
+            if (bias) v += bias[n];
+            if (epi == EVA_GEMM_ACCUMULATE) v += c[n];
+            else if (epi == EVA_GEMM_GELU) v = eva_gelu_ref(v);
+            c[n] = v;
+        }
+    }
+}

@@ -17,6 +17,7 @@ static const char *pooling_key(eva_pooling p) {
 typedef struct saver {
     eva_tensor_writer *w;
     eva_dtype dtype;
+    bool panels;   /* block matrices as F32 weight panels [ceil(N/32), K, 32] */
     eva_status st;
 } saver;
 
@@ -44,7 +45,9 @@ static void put(saver *s, const char *name, const float *data, int ndim, const i
  * int8 dequantised as wq·ws). */
 static void linear_row_f32(const eva_model *m, const float *f32, const eva_lowp_linear *lp, int64_t n, int64_t K,
                            float *dst) {
-    if (m->wdtype == EVA_BF16) {
+    if (m->wdtype == EVA_F32 && lp->panels) {
+        for (int64_t k = 0; k < K; k++) dst[k] = eva_panels_at(lp->panels, (int)K, (int)n, (int)k);
+    } else if (m->wdtype == EVA_BF16) {
         for (int64_t k = 0; k < K; k++) dst[k] = eva_bf16_to_f32(lp->bf16[n * K + k]);
     } else if (m->wdtype == EVA_Q8) {
         for (int64_t k = 0; k < K; k++) dst[k] = (float)eva_q8_at(&lp->q8, (int)n, (int)k) * lp->q8.scale[n];
@@ -59,7 +62,30 @@ static void linear_row_f32(const eva_model *m, const float *f32, const eva_lowp_
 static void put_linear(saver *s, const eva_model *m, const char *name, const float *f32, const eva_lowp_linear *lp,
                        int64_t N, int64_t K) {
     if (s->st != EVA_OK) return;
-    if (m->wdtype == EVA_F32 && s->dtype != EVA_Q8) {
+    if (s->panels) {   /* F32 only (save_model checks) */
+        int64_t P = (N + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
+        if (m->wdtype == EVA_F32 && lp->panels) {
+            s->st = eva_tensor_writer_add_view(s->w, name, EVA_F32, 3, SH(P, K, EVA_PANEL_WIDTH), lp->panels);
+            return;
+        }
+        float *wp = eva_aligned_alloc(eva_panels_floats((int)N, (int)K) * sizeof(float));
+        float *row = eva_malloc(sizeof(float) * (size_t)K);
+        if (!wp || !row) {
+            s->st = EVA_ERR_NOMEM;
+        } else {
+            memset(wp, 0, eva_panels_floats((int)N, (int)K) * sizeof(float));
+            for (int64_t n = 0; n < N; n++) {
+                linear_row_f32(m, f32, lp, n, K, row);
+                float *col = wp + (size_t)(n / EVA_PANEL_WIDTH) * (size_t)K * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH);
+                for (int64_t k = 0; k < K; k++) col[(size_t)k * EVA_PANEL_WIDTH] = row[k];
+            }
+            s->st = eva_tensor_writer_add(s->w, name, EVA_F32, 3, SH(P, K, EVA_PANEL_WIDTH), wp);   /* copied */
+        }
+        eva_aligned_free(wp);
+        free(row);
+        return;
+    }
+    if (m->wdtype == EVA_F32 && !lp->panels && s->dtype != EVA_Q8) {
         put(s, name, f32, 2, SH(N, K));
         return;
     }
@@ -103,12 +129,15 @@ static void put_linear(saver *s, const eva_model *m, const char *name, const flo
     free(scale);
 }
 
-static eva_status save_model(const eva_model *m, const char *path, eva_dtype dtype, const char *provenance) {
+static eva_status save_model(const eva_model *m, const char *path, eva_dtype dtype, bool panels,
+                             const char *provenance) {
     if (dtype != EVA_F32 && dtype != EVA_F16 && dtype != EVA_BF16 && dtype != EVA_Q8)
         return eva_fail(EVA_ERR_UNSUPPORTED, "cannot save weights as %s (F32, F16, BF16 or Q8)", eva_dtype_name(dtype));
+    if (panels && dtype != EVA_F32)
+        return eva_fail(EVA_ERR_UNSUPPORTED, "the panels layout is for F32 weights, not %s", eva_dtype_name(dtype));
     const eva_vit_config *c = &m->cfg;
     int64_t D = c->width, F = c->mlp, P = c->patch, G = c->img_size / c->patch;
-    saver s = {NULL, dtype, EVA_OK};
+    saver s = {NULL, dtype, panels, EVA_OK};
     if ((s.st = eva_tensor_writer_create(&s.w)) != EVA_OK) return s.st;
     put(&s, "cls_token", m->cls_token, 3, SH(1, 1, D));
     if (c->has_mask_token) put(&s, "mask_token", m->mask_token, 3, SH(1, 1, D));
@@ -175,6 +204,8 @@ static eva_status save_model(const eva_model *m, const char *path, eva_dtype dty
         /* the block matrices' compute dtype on load (bf16: bit-identical results, half the memory) */
         if (dtype == EVA_Q8) eva_tensor_writer_set_metadata(s.w, "eva.dtype", "q8");
         else if (dtype == EVA_BF16) eva_tensor_writer_set_metadata(s.w, "eva.dtype", "bf16");
+        /* block matrices as F32 [ceil(N/32), K, 32] weight panels (gemm.h): loaded without packing */
+        if (panels) eva_tensor_writer_set_metadata(s.w, "eva.layout", "panels32");
         snprintf(buf, sizeof buf, "%.8g,%.8g,%.8g", c->mean[0], c->mean[1], c->mean[2]);
         eva_tensor_writer_set_metadata(s.w, "eva.preprocess.mean", buf);
         snprintf(buf, sizeof buf, "%.8g,%.8g,%.8g", c->std[0], c->std[1], c->std[2]);
@@ -199,7 +230,12 @@ static eva_status save_model(const eva_model *m, const char *path, eva_dtype dty
 
 eva_status eva_model_save(const eva_model *m, const char *path, eva_dtype dtype, const char *provenance) {
     if (!m || !path) return eva_fail(EVA_ERR_INVALID_ARG, "eva_model_save: null argument");
-    return save_model(m, path, dtype, provenance);
+    return save_model(m, path, dtype, false, provenance);
+}
+
+eva_status eva_model_save_panels(const eva_model *m, const char *path, const char *provenance) {
+    if (!m || !path) return eva_fail(EVA_ERR_INVALID_ARG, "eva_model_save_panels: null argument");
+    return save_model(m, path, EVA_F32, true, provenance);
 }
 
 /* ---------------------------------------------------------------- patch 14 -> 16 */
@@ -307,7 +343,7 @@ eva_status eva_patch14to16(const char *in_path, const char *out_path, eva_patch_
         out.cfg.img_size = g_new * kn;
         snprintf(out.cfg.arch, sizeof out.cfg.arch, "%s", !strcmp(c->arch, "eva_psz14") ? "eva_psz14to16" : "custom");
         out.cfg.timm_name[0] = 0;
-        st = save_model(&out, out_path, EVA_F32,
+        st = save_model(&out, out_path, EVA_F32, false,
                         method == EVA_PATCH_OFFICIAL ? "EVA-01 interpolate_patch_14to16 (bicubic a=-0.75, pos_embed to 14x14)"
                                                      : "timm resample_patch_embed (pseudo-inverse), pos_embed antialiased");
     }

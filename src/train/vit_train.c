@@ -376,12 +376,25 @@ static bool view_dim_fits(const eva_tensor_view *v, int want_ndim) {
     return v->ndim == want_ndim && v->shape[0] > 0 && v->shape[0] <= (1 << 20);
 }
 
+/* A file whose block matrices are in an inference layout (eva convert --layout panels) has
+ * tensors of the right names and sizes but another element order: refuse it, never read it. */
+static eva_status refuse_inference_layout(eva_tensor_file *f, const char *path) {
+    const char *layout = eva_tensor_file_metadata(f, "eva.layout");
+    if (!layout) return EVA_OK;
+    return eva_fail(EVA_ERR_UNSUPPORTED, "%s: its block matrices are stored as '%s' (an inference layout); training "
+                    "needs rows: eva convert %s ROWS.safetensors", path, layout, path);
+}
+
 static eva_status load_impl(const char *path, int heads, int n_threads, bool classifier, bool stop_grad_conv1,
                             eva_vit_train **out) {
     *out = NULL;
     eva_tensor_file *f = NULL;
     eva_status st = eva_tensor_file_open(path, &f);
     if (st != EVA_OK) return st;
+    if ((st = refuse_inference_layout(f, path)) != EVA_OK) {
+        eva_tensor_file_close(f);
+        return st;
+    }
     eva_vit_train_config c = {0};
     c.ln_eps = 1e-6f;
     eva_tensor_view v;
@@ -484,6 +497,10 @@ eva_status eva_vit_train_init_from(eva_vit_train *m, const char *path, int *copi
     eva_tensor_file *f = NULL;
     eva_status st = eva_tensor_file_open(path, &f);
     if (st != EVA_OK) return st;
+    if ((st = refuse_inference_layout(f, path)) != EVA_OK) {
+        eva_tensor_file_close(f);
+        return st;
+    }
     int n = 0;
     const eva_vit_train_config *c = &m->cfg;
     for (int i = 0; i < m->n_params && st == EVA_OK; i++) {
