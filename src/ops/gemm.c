@@ -208,18 +208,8 @@ static void reference_block(const gemm_job *j, int m0, int m1, int n0, int n1) {
     float *c = j->C + (size_t)m0 * (size_t)j->ldc + n0;
     const float *a = j->A + (size_t)m0 * (size_t)j->lda;
     if (j->panels) {
-        for (int m = m0; m < m1; m++)
-            for (int n = n0; n < n1; n++) {
-                /* one output at a time: the panel layout has no row-major view of a W block */
-                double acc = 0.0;
-                const float *am = j->A + (size_t)m * (size_t)j->lda;
-                for (int k = 0; k < j->K; k++) acc += (double)am[k] * (double)eva_panels_at(j->panels, j->K, n, k);
-                float v = (float)acc, *cm = j->C + (size_t)m * (size_t)j->ldc + n;
-                if (j->bias) v += j->bias[n];
-                if (j->epi == EVA_GEMM_ACCUMULATE) v += *cm;
-                else if (j->epi == EVA_GEMM_GELU) v = eva_gelu_ref(v);
-                *cm = v;
-            }
+        eva_gemm_panels_ref_cols(m1 - m0, n0, n1, j->K, a, j->lda, j->panels, j->bias,
+                                 j->C + (size_t)m0 * (size_t)j->ldc, j->ldc, j->epi);
     } else if (j->nn)
         eva_gemm_nn_ref(m1 - m0, n1 - n0, j->K, a, j->lda, j->B + n0, j->ldb, c, j->ldc,
                         j->epi == EVA_GEMM_ACCUMULATE);
@@ -410,8 +400,9 @@ static void gemm_k0(int M, int N, const float *bias, float *C, int ldc, eva_gemm
     }
 }
 
-void eva_gemm(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
-              const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
+/* C (+)= A·W^T with W as rows (ldw) or as weight panels (panels != NULL). */
+static void gemm_tn(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+                    const float *panels, const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         gemm_k0(M, N, bias, C, ldc, epi);
@@ -419,29 +410,23 @@ void eva_gemm(eva_pool *pool, int M, int N, int K, const float *A, int lda, cons
     }
     const gemm_isa *isa = current_isa();
     if (!isa) {
-        eva_gemm_ref(M, N, K, A, lda, W, ldw, bias, C, ldc, epi);
+        if (panels) eva_gemm_panels_ref(M, N, K, A, lda, panels, bias, C, ldc, epi);
+        else eva_gemm_ref(M, N, K, A, lda, W, ldw, bias, C, ldc, epi);
         return;
     }
-    gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = W, .ldb = ldw, .nn = false,
-                  .bias = bias, .C = C, .ldc = ldc, .epi = epi};
+    gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = W, .ldb = panels ? EVA_PANEL_WIDTH : ldw,
+                  .panels = panels, .nn = false, .bias = bias, .C = C, .ldc = ldc, .epi = epi};
     gemm_run(pool, &j);
+}
+
+void eva_gemm(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+              const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
+    gemm_tn(pool, M, N, K, A, lda, W, ldw, NULL, bias, C, ldc, epi);
 }
 
 void eva_gemm_panels(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *Wp,
                      const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        gemm_k0(M, N, bias, C, ldc, epi);
-        return;
-    }
-    const gemm_isa *isa = current_isa();
-    if (!isa) {
-        eva_gemm_panels_ref(M, N, K, A, lda, Wp, bias, C, ldc, epi);
-        return;
-    }
-    gemm_job j = {.isa = isa, .M = M, .N = N, .K = K, .A = A, .lda = lda, .panels = Wp, .ldb = EVA_PANEL_WIDTH,
-                  .nn = false, .bias = bias, .C = C, .ldc = ldc, .epi = epi};
-    gemm_run(pool, &j);
+    gemm_tn(pool, M, N, K, A, lda, NULL, 0, Wp, bias, C, ldc, epi);
 }
 
 void eva_gemm_nn(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,

@@ -66,6 +66,10 @@ const eva_bf16dot_isa *eva_bf16dot_hw_isa(void);
 void eva_gelu_avx512(float *x, size_t n);
 void eva_gelu_avx2(float *x, size_t n);
 
+/* eva_gemm_panels_ref on columns [n0, n1) only (C, bias indexed by the absolute column). */
+void eva_gemm_panels_ref_cols(int M, int n0, int n1, int K, const float *A, int lda, const float *Wp,
+                              const float *bias, float *C, int ldc, eva_gemm_epilogue epi);
+
 /* The K block and the row-block cap of the fp32 driver for depth K and MR-row tiles; the bf16
  * driver uses the same K blocks, so its results match the fp32 GEMM on widened weights bit for bit. */
 #define GEMM_KC_LIMIT 1536

@@ -3,7 +3,7 @@
  * leading dimensions in elements. Accumulation is in double so the reference is more exact than
  * any fp32 kernel; the sum is rounded to float once, then bias / residual / GELU are applied in
  * float exactly as written in the epilogue definitions of gemm.h. */
-#include "ops/gemm.h"
+#include "ops/gemm_internal.h"
 
 #include <math.h>
 
@@ -58,12 +58,14 @@ void eva_pack_panels(int N, int K, const float *W, int ldw, float *Wp) {
         }
 }
 
-void eva_gemm_panels_ref(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias, float *C,
-                         int ldc, eva_gemm_epilogue epi) {
+/* Columns [n0, n1) of C (bias and C indexed by the absolute column): the whole reference, and the
+ * fallback of a GEMM block whose thread has no pack buffers (gemm.c). */
+void eva_gemm_panels_ref_cols(int M, int n0, int n1, int K, const float *A, int lda, const float *Wp,
+                              const float *bias, float *C, int ldc, eva_gemm_epilogue epi) {
     for (int m = 0; m < M; m++) {
         const float *a = A + (size_t)m * (size_t)lda;
         float *c = C + (size_t)m * (size_t)ldc;
-        for (int n = 0; n < N; n++) {
+        for (int n = n0; n < n1; n++) {
             double acc = 0.0;
             for (int k = 0; k < K; k++) acc += (double)a[k] * (double)eva_panels_at(Wp, K, n, k);
             float v = (float)acc;
@@ -73,4 +75,9 @@ void eva_gemm_panels_ref(int M, int N, int K, const float *A, int lda, const flo
             c[n] = v;
         }
     }
+}
+
+void eva_gemm_panels_ref(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias, float *C,
+                         int ldc, eva_gemm_epilogue epi) {
+    eva_gemm_panels_ref_cols(M, 0, N, K, A, lda, Wp, bias, C, ldc, epi);
 }
