@@ -9,18 +9,18 @@ TINY=(--synthetic --arch eva_tiny_test -t 2 --reps 2 --warmup 0)
 num='-?[0-9]+(\.[0-9]+)?'
 out=$("$EVA" bench "${TINY[@]}" --json 2>"$T/err") && ok || bad "bench --json: $(cat "$T/err")"
 for key in ms_per_image images_per_s gflops peak_gflops peak_rss_mb pct_of_peak cpu_ms_per_image; do
-  echo "$out" | grep -qE "\"$key\":$num" && ok || bad "bench --json lacks numeric $key: $out"
+  grep -qE "\"$key\":$num" <<<"$out" && ok || bad "bench --json lacks numeric $key: $out"
 done
 [ "$(echo "$out" | wc -l)" -eq 1 ] && ok || bad "bench --json printed more than one line"
-echo "$out" | grep -q '"peak_kind":"fp32"' && ok || bad "f32 run not measured against the fp32 peak: $out"
+grep -q '"peak_kind":"fp32"' <<<"$out" && ok || bad "f32 run not measured against the fp32 peak: $out"
 
 out=$("$EVA" bench --peak -t 2 --json 2>"$T/err") && ok || bad "bench --peak --json: $(cat "$T/err")"
-echo "$out" | grep -qE "\"peak_gflops\":$num" && ok || bad "peak json: $out"
-echo "$out" | grep -qE "\"bf16_peak_gflops\":($num|null)" && ok || bad "peak json lacks bf16_peak_gflops: $out"
+grep -qE "\"peak_gflops\":$num" <<<"$out" && ok || bad "peak json: $out"
+grep -qE "\"bf16_peak_gflops\":($num|null)" <<<"$out" && ok || bad "peak json lacks bf16_peak_gflops: $out"
 if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
-  echo "$out" | grep -qE "\"bf16_peak_gflops\":$num" && ok || bad "avx512_bf16 CPU without a bf16 peak: $out"
+  grep -qE "\"bf16_peak_gflops\":$num" <<<"$out" && ok || bad "avx512_bf16 CPU without a bf16 peak: $out"
 else
-  echo "$out" | grep -q '"bf16_peak_gflops":null' && ok || bad "bf16 peak reported without avx512_bf16: $out"
+  grep -q '"bf16_peak_gflops":null' <<<"$out" && ok || bad "bf16 peak reported without avx512_bf16: $out"
   echo "note: this CPU lacks avx512_bf16 — the vdpbf16ps paths are only run emulated here"
 fi
 "$EVA" bench --peak -t 1 >"$T/peak.txt" 2>&1
@@ -29,9 +29,9 @@ grep -q "bf16 dot-product peak" "$T/peak.txt" && ok || bad "bench --peak text la
 # -- bf16 math: reported, switched by EVA_BF16 (dot runs emulated where the CPU lacks it)
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
   out=$(EVA_BF16=widen "$EVA" bench "${TINY[@]}" --dtype bf16 --json 2>/dev/null)
-  echo "$out" | grep -q '"bf16_math":"widened to fp32"' && ok || bad "EVA_BF16=widen: $out"
+  grep -q '"bf16_math":"widened to fp32"' <<<"$out" && ok || bad "EVA_BF16=widen: $out"
   out=$(EVA_BF16=dot "$EVA" bench "${TINY[@]}" --dtype bf16 --json 2>/dev/null)
-  echo "$out" | grep -q '"bf16_math":"vdpbf16ps' && ok || bad "EVA_BF16=dot: $out"
+  grep -q '"bf16_math":"vdpbf16ps' <<<"$out" && ok || bad "EVA_BF16=dot: $out"
   "$EVA" bench "${TINY[@]}" --dtype bf16 >/dev/null 2>"$T/hdr"
   grep -q "bf16 math:" "$T/hdr" && ok || bad "bf16 math not in the header: $(cat "$T/hdr")"
   # the two maths give (slightly) different numbers: bf16 activations in one of them

@@ -25,8 +25,8 @@ VO="$T/clip_vision_only.safetensors"
 # 1. eva clip: both sides, then text only (input without images) via an I64 file made by eva
 "$EVA" clip --model "$M" --input "$IO" -o "$T/out.safetensors" -t 2 && ok || bad "eva clip failed"
 info=$("$EVA" info "$T/out.safetensors" 2>/dev/null || true)
-echo "$info" | grep -q "output.logits_per_image .*\[3, 5\]" && ok || bad "logits_per_image shape: $info"
-echo "$info" | grep -q "output.logits_per_text .*\[5, 3\]" && ok || bad "logits_per_text shape"
+grep -q "output.logits_per_image .*\[3, 5\]" <<<"$info" && ok || bad "logits_per_image shape: $info"
+grep -q "output.logits_per_text .*\[5, 3\]" <<<"$info" && ok || bad "logits_per_text shape"
 if "$EVA" clip --model "$M" --input "$T/out.safetensors" -o "$T/none.safetensors" 2>"$T/err"; then
     bad "input without images/ids accepted"
 else

@@ -49,7 +49,7 @@ if [ -f "$W" ]; then
     info=$("$EVA" info "$T/good.safetensors" --all)
     for want in "logits +F32 +\[2, 10\]" "pre_logits +F32 +\[2, 192\]" "tokens_final +F32 +\[2, 257, 192\]" \
                 "cls_final +F32 +\[2, 192\]" "block1 +F32 +\[2, 257, 192\]"; do
-      echo "$info" | grep -qE "$want" && ok || bad "forward output lacks /$want/"
+      grep -qE "$want" <<<"$info" && ok || bad "forward output lacks /$want/"
     done
     ls "$T"/good.safetensors.tmp* >/dev/null 2>&1 && bad "temp file left" || ok
   else

@@ -18,7 +18,7 @@ GOLD=data/golden/tiny/tiny_forward.safetensors
 # -- bench reports the dtype it ran
 for dt in f32 bf16 q8; do
   out=$("$EVA" bench "${TINY[@]}" -t 2 --reps 1 --warmup 0 --dtype $dt --json 2>"$T/err")
-  echo "$out" | grep -q "\"dtype\":\"$dt\"" && ok || bad "bench --dtype $dt: $out $(cat "$T/err")"
+  grep -q "\"dtype\":\"$dt\"" <<<"$out" && ok || bad "bench --dtype $dt: $out $(cat "$T/err")"
 done
 
 # -- forward of the synthetic tiny in each dtype: q8 differs from f32 a little, bf16 less
@@ -34,8 +34,8 @@ W=${EVA_TMP:-/tmp}/tiny_timm.safetensors
 if [ -f "$W" ]; then
   "$EVA" convert "$W" "$T/tiny_q8.safetensors" --dtype q8 2>"$T/err" && ok || bad "convert --dtype q8: $(cat "$T/err")"
   info=$("$EVA" info "$T/tiny_q8.safetensors" --all 2>&1)
-  echo "$info" | grep -qE "blocks.0.mlp.fc1.weight +I8 +\[832, 192\]" && ok || bad "q8 file lacks I8 fc1: $info"
-  echo "$info" | grep -qE "blocks.0.mlp.fc1.weight.scale +F32 +\[832\]" && ok || bad "q8 file lacks fc1 scale"
+  grep -qE "blocks.0.mlp.fc1.weight +I8 +\[832, 192\]" <<<"$info" && ok || bad "q8 file lacks I8 fc1: $info"
+  grep -qE "blocks.0.mlp.fc1.weight.scale +F32 +\[832\]" <<<"$info" && ok || bad "q8 file lacks fc1 scale"
   "$EVA" forward --model "$T/tiny_q8.safetensors" --input "$GOLD" --output "$T/q8file.safetensors" -t 2 2>"$T/err" && ok ||
     bad "forward q8 file: $(cat "$T/err")"
   "$EVA" forward --model "$W" --dtype q8 --input "$GOLD" --output "$T/q8w.safetensors" -t 2 2>"$T/err" && ok ||

@@ -17,7 +17,7 @@ hlen=$(od -An -t u8 -N 8 "$T/a.safetensors" | tr -d ' ')
 size=$(stat -c %s "$T/a.safetensors")
 [ "$size" -eq $((8 + hlen + 64 * 256)) ] && ok || bad "file size $size, header $hlen"
 header=$(head -c $((8 + hlen)) "$T/a.safetensors" | tail -c "$hlen")
-echo "$header" | grep -q '"masks":{"dtype":"U8","shape":\[64,256\]' && ok || bad "header: $header"
+grep -q '"masks":{"dtype":"U8","shape":\[64,256\]' <<<"$header" && ok || bad "header: $header"
 # every mask has between 16 and 105 ones: data bytes are 0/1 and sum to <= 64*105
 sum=$(tail -c $((64 * 256)) "$T/a.safetensors" | od -An -v -t u1 | tr -s ' ' '\n' | grep -v '^$' | awk '{ if ($1 > 1) bad = 1; s += $1 } END { print bad ? -1 : s }')
 [ "$sum" -gt $((64 * 80)) ] && [ "$sum" -le $((64 * 105)) ] && ok || bad "mask sum $sum"

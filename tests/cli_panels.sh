@@ -57,11 +57,16 @@ same "rows -> panels -> rows weights" "$W" "$T/back.safetensors"
 
 # -- bench says which layout ran
 out=$("$EVA" bench "${TINY[@]}" --layout panels -t 2 --reps 1 --warmup 0 --json 2>"$T/err")
-echo "$out" | grep -q '"weight_layout":"panels"' && ok || bad "bench --layout panels: $out $(cat "$T/err")"
+grep -q '"weight_layout":"panels"' <<<"$out" && ok || bad "bench --layout panels: $out $(cat "$T/err")"
 out=$("$EVA" bench "${TINY[@]}" -t 2 --reps 1 --warmup 0 --json 2>"$T/err")
-echo "$out" | grep -q '"weight_layout":"rows"' && ok || bad "bench rows: $out"
+grep -q '"weight_layout":"rows"' <<<"$out" && ok || bad "bench rows: $out"
 out=$("$EVA" bench --model "$T/pan.safetensors" -t 2 --reps 1 --warmup 0 --json 2>"$T/err")
-echo "$out" | grep -q '"weight_layout":"panels"' && ok || bad "bench panels file: $out $(cat "$T/err")"
+grep -q '"weight_layout":"panels"' <<<"$out" && ok || bad "bench panels file: $out $(cat "$T/err")"
+
+# -- documented where the model options are
+"$EVA" help forward >"$T/h" 2>&1; grep -q -- "--layout rows|panels" "$T/h" && ok || bad "help forward lacks --layout"
+"$EVA" help convert >"$T/h" 2>&1; grep -q -- "--layout panels" "$T/h" && ok || bad "help convert lacks --layout"
+"$EVA" help bench >"$T/h" 2>&1; grep -q -- "--layout rows|panels" "$T/h" && ok || bad "help bench lacks --layout"
 
 # -- training wants rows: a panels file is refused with the way out
 two_class_folder "$T/data"

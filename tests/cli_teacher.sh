@@ -16,8 +16,8 @@ header() { local h; h=$(od -An -t u8 -N 8 "$1" | tr -d ' '); head -c $((8 + h)) 
 for m in "$D/teacher_clip_tiny_f16.safetensors" "$D/teacher_clip_tiny.pt"; do
     "$EVA" teacher-features --model "$m" -i "$D/teacher_clip_io.safetensors" -o "$T/o.safetensors" -t 2
     h=$(header "$T/o.safetensors")
-    echo "$h" | grep -q '"output.teacher_features":{"dtype":"F32","shape":\[2,16,64\]' && ok || bad "$m features: $h"
-    echo "$h" | grep -q '"output.image_embed":{"dtype":"F32","shape":\[2,64\]' && ok || bad "$m embed: $h"
+    grep -q '"output.teacher_features":{"dtype":"F32","shape":\[2,16,64\]' <<<"$h" && ok || bad "$m features: $h"
+    grep -q '"output.image_embed":{"dtype":"F32","shape":\[2,64\]' <<<"$h" && ok || bad "$m embed: $h"
     rm -f "$T/o.safetensors"
 done
 # same bytes from the .safetensors and the .pt (identical weights), 1 and 2 threads
@@ -28,8 +28,8 @@ cmp -s "$T/a.safetensors" "$T/b.safetensors" && ok || bad ".safetensors -t 1 and
 # 2. selection options change the shape
 "$EVA" teacher-features --model "$D/teacher_clip_tiny.pt" -i "$D/teacher_clip_io.safetensors" -o "$T/c.safetensors" --layer 1 --no-proj --keep-cls
 h=$(header "$T/c.safetensors")
-echo "$h" | grep -q '"output.teacher_features":{"dtype":"F32","shape":\[2,17,128\]' && ok || bad "--layer 1 --no-proj --keep-cls: $h"
-echo "$h" | grep -q 'output.image_embed' && bad "image_embed written at --layer 1" || ok
+grep -q '"output.teacher_features":{"dtype":"F32","shape":\[2,17,128\]' <<<"$h" && ok || bad "--layer 1 --no-proj --keep-cls: $h"
+grep -q 'output.image_embed' <<<"$h" && bad "image_embed written at --layer 1" || ok
 
 # 3. help
 "$EVA" help teacher-features | grep -q "usage: eva teacher-features" && ok || bad "help text"

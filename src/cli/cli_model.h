@@ -1,5 +1,5 @@
 /* cli_model.h — the model options every inference command shares (--model/--synthetic/--arch/
- * --size/--posemb/--ckpt-key/--dtype f32|bf16|q8/... /-t) and opening the model with one clear
+ * --size/--posemb/--ckpt-key/--dtype f32|bf16|q8/--layout rows|panels/... /-t) and opening the model with one clear
  * error line. */
 #ifndef EVA_CLI_MODEL_H
 #define EVA_CLI_MODEL_H

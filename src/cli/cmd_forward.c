@@ -35,6 +35,11 @@ const char help_forward[] =
     "  --timm-mim           MIM checkpoints: timm mapping (norm -> fc_norm on the patch mean)\n"
     "  --heads H            attention heads for custom shapes without metadata\n"
     "  --classes C          synthetic models: number of classes\n"
+    "  --dtype f32|bf16|q8  compute the block matrices from fp32, bf16 or int8 weights (default:\n"
+    "                       the file's own, eva.dtype metadata; else f32)\n"
+    "  --layout rows|panels fp32 block matrices as rows or as the GEMM kernel's 32-column panels\n"
+    "                       (default: as stored; a rows file is then packed at load, a copy;\n"
+    "                       `eva convert --layout panels` writes a file that needs no copy)\n"
     "  -t, --threads N      worker threads (default: all cores)\n"
     "  --reference          use the plain reference kernels (slow; for debugging)\n";
 
