@@ -405,10 +405,7 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
             eva_fail_context(b->st, "%s: tensor '%s'", m->source, name);
             break;
         }
-        if (pdst) {
-            float *col = pdst + (size_t)(n / EVA_PANEL_WIDTH) * (size_t)K * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH);
-            for (int64_t k = 0; k < K; k++) col[(size_t)k * EVA_PANEL_WIDTH] = row[k];
-        }
+        if (pdst) eva_panels_set_row(pdst, (int)K, (int)n, row);
         if (bfdst) eva_f32_to_bf16_n(row, bfdst + (size_t)n * (size_t)K, (size_t)K);
         if (packed) {
             float ws = eva_q8_quantize_row(row, (int)K, qrow);

@@ -218,15 +218,54 @@ static void reference_block(const gemm_job *j, int m0, int m1, int n0, int n1) {
                      j->bias ? j->bias + n0 : NULL, c, j->ldc, j->epi);
 }
 
-/* One weight panel C[m0:m1, n:n+nr] over the K block [k0, k0+kc): pack W's panel, then the
- * kernel over the row tiles of the packed A block in bufs->a, prefetching the weight rows of
- * panel next_n (-1: none) a slice per tile. */
+/* The row-tile loop of one packed weight panel (see gemm_internal.h). */
+void eva_gemm_panel_tiles(const gemm_panel_tiles *t) {
+    const int MR = t->mr_tile, NR = t->nr_tile, nr = t->nr;
+    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
+    _Alignas(64) float tbias[GEMM_NR_MAX];
+    const float *bias = t->bias;
+    if (bias && nr < NR) {
+        memset(tbias, 0, sizeof tbias);
+        memcpy(tbias, bias, (size_t)nr * sizeof(float));
+        bias = tbias;
+    }
+    int ntiles = (t->rows + MR - 1) / MR;
+    gemm_prefetch pf = {.stride = t->pf_stride, .lines_per_row = t->pf_lines};
+    for (int tile_i = 0; tile_i < ntiles; tile_i++) {
+        int mr = EVA_MIN(MR, t->rows - tile_i * MR);
+        const float *ap = t->ap + (size_t)tile_i * t->ap_stride;
+        float *c = t->c + (size_t)tile_i * MR * (size_t)t->ldc;
+        const gemm_prefetch *pfp = NULL;
+        if (t->pf_rows > 0) {
+            int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, t->pf_rows);
+            pf.row = t->pf_src + (size_t)r0 * t->pf_stride;
+            pf.rows = r1 - r0;
+            pfp = pf.rows > 0 ? &pf : NULL;
+        }
+        if (nr == NR) {
+            t->kernel(t->kc, ap, t->bp, c, t->ldc, mr, t->flags, bias, pfp);
+            continue;
+        }
+        /* partial-width tile: go through a scratch tile so kernels only see full NR */
+        if (t->flags & GEMM_F_LOAD_C) {
+            for (int i = 0; i < mr; i++) {
+                memcpy(tile + i * NR, c + (size_t)i * (size_t)t->ldc, (size_t)nr * sizeof(float));
+                memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+            }
+        }
+        t->kernel(t->kc, ap, t->bp, tile, NR, mr, t->flags, bias, pfp);
+        for (int i = 0; i < mr; i++)
+            memcpy(c + (size_t)i * (size_t)t->ldc, tile + i * NR, (size_t)nr * sizeof(float));
+    }
+}
+
+/* One weight panel C[m0:m1, n:n+nr] over the K block [k0, k0+kc): pack W's panel (unless it is
+ * stored as weight panels), then the row tiles of the packed A block in bufs->a, prefetching the
+ * weights of panel next_n (-1: none). */
 static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n, int nr, int k0, int kc,
                        int flags, int next_n) {
     const gemm_isa *isa = j->isa;
-    const int MR = isa->mr, NR = isa->nr;
-    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
-    _Alignas(64) float tbias[GEMM_NR_MAX];
+    const int NR = isa->nr;
     const float *bp = bufs->b;
     if (j->panels) {
         /* already the kernel's layout (NR == EVA_PANEL_WIDTH); narrower kernels copy their part */
@@ -239,54 +278,22 @@ static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n
     } else {
         isa->pack_tn(kc, j->B + (size_t)n * (size_t)j->ldb + k0, j->ldb, nr, bufs->b);
     }
-    const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
-    if (bias && nr < NR) {
-        memset(tbias, 0, sizeof tbias);
-        memcpy(tbias, bias, (size_t)nr * sizeof(float));
-        bias = tbias;
-    }
     if (j->nn || (j->panels && NR != EVA_PANEL_WIDTH)) next_n = -1;
-    int next_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0;
-    int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
     /* the next panel's weights: NR rows of W, or (panels) its kc x NR block seen as NR rows of kc */
-    gemm_prefetch pf = {.stride = (size_t)(j->panels ? kc : j->ldb) * sizeof(float),
-                        .lines_per_row = (int)(((size_t)kc * sizeof(float) + 63) / 64)};
     const float *next_src = next_n < 0 ? NULL
                             : j->panels ? j->panels + ((size_t)(next_n / EVA_PANEL_WIDTH) * (size_t)j->K + (size_t)k0) * EVA_PANEL_WIDTH
                                         : j->B + (size_t)next_n * (size_t)j->ldb + k0;
-    for (int m = m0; m < m1; m += MR, tile_i++) {
-        int mr = EVA_MIN(MR, m1 - m);
-        const float *ap = bufs->a + (size_t)(m - m0) * (size_t)kc;
-        float *c = j->C + (size_t)m * (size_t)j->ldc + n;
-        const gemm_prefetch *pfp = NULL;
-        if (next_rows > 0) {
-            int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, next_rows);
-            pf.row = (const char *)next_src + (size_t)r0 * pf.stride;
-            pf.rows = r1 - r0;
-            pfp = pf.rows > 0 ? &pf : NULL;
-        }
-        if (nr == NR) {
-            isa->kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
-            continue;
-        }
-        /* partial-width tile: go through a scratch tile so kernels only see full NR */
-        if (flags & GEMM_F_LOAD_C) {
-            for (int i = 0; i < mr; i++) {
-                memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
-                memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
-            }
-        }
-        isa->kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
-        for (int i = 0; i < mr; i++)
-            memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
-    }
+    gemm_panel_tiles t = {.kernel = isa->kernel, .mr_tile = isa->mr, .nr_tile = NR, .rows = m1 - m0, .kc = kc,
+                          .ap = bufs->a, .ap_stride = (size_t)isa->mr * (size_t)kc, .bp = bp,
+                          .c = j->C + (size_t)m0 * (size_t)j->ldc + n, .ldc = j->ldc, .nr = nr, .flags = flags,
+                          .bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL, .pf_src = (const char *)next_src,
+                          .pf_stride = (size_t)(j->panels ? kc : j->ldb) * sizeof(float),
+                          .pf_lines = (int)(((size_t)kc * sizeof(float) + 63) / 64),
+                          .pf_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0};
+    eva_gemm_panel_tiles(&t);
 }
 
-static int block_flags(const gemm_job *j, int k0, int kc) {
-    bool first = k0 == 0, last = k0 + kc == j->K;
-    return (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (first && j->bias ? GEMM_F_BIAS : 0) |
-           (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
-}
+static int block_flags(const gemm_job *j, int k0, int kc) { return gemm_block_flags(j->epi, j->bias, k0, kc, j->K); }
 
 /* Fixed split: task = one row block x one chunk of N, all K blocks. */
 static void gemm_task(void *ctx, int task, int thread) {

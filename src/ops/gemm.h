@@ -68,6 +68,11 @@ void eva_pack_panels(int N, int K, const float *W, int ldw, float *Wp);
 static inline float eva_panels_at(const float *Wp, int K, int n, int k) {
     return Wp[((size_t)(n / EVA_PANEL_WIDTH) * (size_t)K + (size_t)k) * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH)];
 }
+/* Writes row n of W (K floats) into its place in Wp (padding lanes are left as they are). */
+static inline void eva_panels_set_row(float *Wp, int K, int n, const float *row) {
+    float *col = Wp + (size_t)(n / EVA_PANEL_WIDTH) * (size_t)K * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH);
+    for (int k = 0; k < K; k++) col[(size_t)k * EVA_PANEL_WIDTH] = row[k];
+}
 void eva_gemm_panels_ref(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias, float *C,
                          int ldc, eva_gemm_epilogue epi);
 void eva_gemm_panels(eva_pool *pool, int M, int N, int K, const float *A, int lda, const float *Wp,

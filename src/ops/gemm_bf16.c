@@ -219,66 +219,28 @@ static void bf16_pack_a_task(void *ctx, int task, int thread) {
         j->isa->pack_a(kcb, a, j->lda, mr, out);
 }
 
-typedef void (*tile_kernel_fn)(int, const float *, const float *, float *, int, int, int, const float *,
-                               const gemm_prefetch *);
-
-static int bf16_flags(const bf16_job *j, int k0, int kc) {
-    bool first = k0 == 0, last = k0 + kc == j->K;
-    return (!first || j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (first && j->bias ? GEMM_F_BIAS : 0) |
-           (last && j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
-}
-
 /* One weight panel C[m0:m1, n:n+nr] over K block kb: pack its bf16 rows into bp (widened or as
- * pairs), then the kernel over the row tiles, prefetching panel next_n's rows (-1: none). */
+ * pairs), then the row tiles (gemm.c), prefetching panel next_n's rows (-1: none). */
 static void bf16_panel(const bf16_job *j, float *bp, int m0, int m1, int n, int nr, int kb, int next_n) {
     const gemm_isa *isa = j->isa;
     const int MR = isa->mr, NR = isa->nr;
-    tile_kernel_fn kernel = j->dot ? j->dot->kernel : isa->kernel;
-    _Alignas(64) float tile[GEMM_MR_MAX * GEMM_NR_MAX];
-    _Alignas(64) float tbias[GEMM_NR_MAX];
-    int k0 = kb * j->kc, kc = EVA_MIN(j->kc, j->K - k0), flags = bf16_flags(j, k0, kc);
+    int k0 = kb * j->kc, kc = EVA_MIN(j->kc, j->K - k0), flags = gemm_block_flags(j->epi, j->bias, k0, kc, j->K);
     const float *ablock = j->ap + (size_t)kb * (size_t)j->mpanels * MR * kwords(j, j->kc);
     const uint16_t *w = j->W + (size_t)n * (size_t)j->ldw + k0;
     if (j->dot)
         j->dot->pack_b(kc, w, j->ldw, nr, bp);
     else
         eva_bf16_pack_tn_avx512(kc, w, j->ldw, nr, bp);
-    const float *bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL;
-    if (bias && nr < NR) {
-        memset(tbias, 0, sizeof tbias);
-        memcpy(tbias, bias, (size_t)nr * sizeof(float));
-        bias = tbias;
-    }
-    int next_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0;
-    int ntiles = (m1 - m0 + MR - 1) / MR, tile_i = 0;
-    gemm_prefetch pf = {.stride = (size_t)j->ldw * sizeof(uint16_t),
-                        .lines_per_row = (int)(((size_t)kc * sizeof(uint16_t) + 63) / 64)};
-    for (int m = m0; m < m1; m += MR, tile_i++) {
-        int mr = EVA_MIN(MR, m1 - m);
-        const float *ap = ablock + (size_t)(m / MR) * MR * kwords(j, kc);
-        float *c = j->C + (size_t)m * (size_t)j->ldc + n;
-        const gemm_prefetch *pfp = NULL;
-        if (next_rows > 0) {
-            int r0 = tile_i * NR / ntiles, r1 = EVA_MIN((tile_i + 1) * NR / ntiles, next_rows);
-            pf.row = (const char *)(j->W + (size_t)(next_n + r0) * (size_t)j->ldw + k0);
-            pf.rows = r1 - r0;
-            pfp = pf.rows > 0 ? &pf : NULL;
-        }
-        if (nr == NR) {
-            kernel(kc, ap, bp, c, j->ldc, mr, flags, bias, pfp);
-            continue;
-        }
-        /* partial-width tile through a scratch tile: kernels only see full NR */
-        if (flags & GEMM_F_LOAD_C) {
-            for (int i = 0; i < mr; i++) {
-                memcpy(tile + i * NR, c + (size_t)i * (size_t)j->ldc, (size_t)nr * sizeof(float));
-                memset(tile + i * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
-            }
-        }
-        kernel(kc, ap, bp, tile, NR, mr, flags, bias, pfp);
-        for (int i = 0; i < mr; i++)
-            memcpy(c + (size_t)i * (size_t)j->ldc, tile + i * NR, (size_t)nr * sizeof(float));
-    }
+    gemm_panel_tiles t = {.kernel = j->dot ? j->dot->kernel : isa->kernel, .mr_tile = MR, .nr_tile = NR,
+                          .rows = m1 - m0, .kc = kc, .ap = ablock + (size_t)(m0 / MR) * MR * kwords(j, kc),
+                          .ap_stride = (size_t)MR * kwords(j, kc), .bp = bp,
+                          .c = j->C + (size_t)m0 * (size_t)j->ldc + n, .ldc = j->ldc, .nr = nr, .flags = flags,
+                          .bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL,
+                          .pf_src = next_n >= 0 ? (const char *)(j->W + (size_t)next_n * (size_t)j->ldw + k0) : NULL,
+                          .pf_stride = (size_t)j->ldw * sizeof(uint16_t),
+                          .pf_lines = (int)(((size_t)kc * sizeof(uint16_t) + 63) / 64),
+                          .pf_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0};
+    eva_gemm_panel_tiles(&t);
 }
 
 /* Fixed split: task = one row block x one chunk of N, all K blocks. */

@@ -30,19 +30,49 @@ typedef struct gemm_prefetch {
     int rows;
 } gemm_prefetch;
 
+typedef void (*gemm_kernel_fn)(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
+                               const float *bias, const gemm_prefetch *pf);
+
 typedef struct gemm_isa {
     const char *name;
     int mr, nr;
     /* one MR x NR tile, kc >= 1, 1 <= mr <= MR; bias (NR floats) used only with GEMM_F_BIAS;
      * pf may be NULL */
-    void (*kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
-                   const float *bias, const gemm_prefetch *pf);
+    gemm_kernel_fn kernel;
     /* B panel from W[N,K] rows (w points at W[n0, k0]) and from B[K,N] (b points at B[k0, n0]) */
     void (*pack_tn)(int kc, const float *w, int ldw, int nr, float *out);
     void (*pack_nn)(int kc, const float *b, int ldb, int nr, float *out);
     /* A panel: out[k*MR + i] = a[i*lda + k] for i < mr (NULL: the generic scalar loop in gemm.c) */
     void (*pack_a)(int kc, const float *a, int lda, int mr, float *out);
 } gemm_isa;
+
+/* Epilogue flags of the K block [k0, k0+kc) of a depth-K product: C is loaded on every block
+ * after the first (or always when accumulating), bias added on the first, GELU on the last. */
+static inline int gemm_block_flags(eva_gemm_epilogue epi, bool bias, int k0, int kc, int K) {
+    bool first = k0 == 0, last = k0 + kc == K;
+    return (!first || epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (first && bias ? GEMM_F_BIAS : 0) |
+           (last && epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+}
+
+/* The row tiles of one packed weight panel (fp32 and bf16 drivers): kernel over rows tiles of
+ * mr_tile rows (tile t's A panel at ap + t*ap_stride), C at c with nr valid columns of nr_tile
+ * (narrower panels go through a scratch tile), bias = the panel's nr biases or NULL; meanwhile
+ * the next panel's weights are prefetched, a slice per tile: pf_rows rows of pf_lines cache
+ * lines, pf_stride bytes apart, from pf_src (pf_rows 0: nothing). */
+typedef struct gemm_panel_tiles {
+    gemm_kernel_fn kernel;
+    int mr_tile, nr_tile, rows, kc;
+    const float *ap;
+    size_t ap_stride;
+    const float *bp;
+    float *c;
+    int ldc, nr, flags;
+    const float *bias;
+    const char *pf_src;
+    size_t pf_stride;
+    int pf_lines, pf_rows;
+} gemm_panel_tiles;
+void eva_gemm_panel_tiles(const gemm_panel_tiles *t);
 
 /* Each is defined only when its ISA file is compiled (x86-64); the driver checks the CPU. */
 extern const gemm_isa eva_gemm_isa_avx512;
@@ -52,8 +82,7 @@ extern const gemm_isa eva_gemm_isa_avx2;
  * gemm_isa.kernel, but ap/bp hold bf16 pairs (32-bit words) and kc counts k, not pairs. */
 typedef struct eva_bf16dot_isa {
     const char *name;
-    void (*kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int flags,
-                   const float *bias, const gemm_prefetch *pf);
+    gemm_kernel_fn kernel;
     void (*pack_a)(int kc, const float *a, int lda, int mr, float *out);
     void (*pack_b)(int kc, const uint16_t *w, int ldw, int nr, float *out);
 } eva_bf16dot_isa;

@@ -164,8 +164,7 @@ static void q8_quant_task(void *ctx, int task, int thread) {
 /* One weight panel p over rows [m0, m1), all K blocks. */
 static void q8_panel(const q8_job *j, int32_t *part, int m0, int m1, int p) {
     int kq = (int)j->L.kq;
-    int flags = (j->epi == EVA_GEMM_ACCUMULATE ? GEMM_F_LOAD_C : 0) | (j->bias ? GEMM_F_BIAS : 0) |
-                (j->epi == EVA_GEMM_GELU ? GEMM_F_GELU : 0);
+    int flags = gemm_block_flags(j->epi, j->bias, 0, j->K, j->K);   /* one pass over K (int32 partials between blocks) */
     int kqb = kq > Q8_KQ_BLOCK ? Q8_KQ_BLOCK : kq;
     int n = p * EVA_Q8_NR, nr = EVA_MIN(EVA_Q8_NR, j->N - n);
     const int8_t *bp = j->W->packed + (size_t)p * (size_t)kq * EVA_Q8_NR * 4;

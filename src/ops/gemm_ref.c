@@ -6,6 +6,7 @@
 #include "ops/gemm_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 float eva_gelu_ref(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
@@ -47,15 +48,8 @@ size_t eva_panels_floats(int N, int K) {
 }
 
 void eva_pack_panels(int N, int K, const float *W, int ldw, float *Wp) {
-    int panels = (N + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
-    for (int p = 0; p < panels; p++)
-        for (int k = 0; k < K; k++) {
-            float *dst = Wp + ((size_t)p * (size_t)K + (size_t)k) * EVA_PANEL_WIDTH;
-            for (int j = 0; j < EVA_PANEL_WIDTH; j++) {
-                int n = p * EVA_PANEL_WIDTH + j;
-                dst[j] = n < N ? W[(size_t)n * (size_t)ldw + (size_t)k] : 0.0f;
-            }
-        }
+    memset(Wp, 0, eva_panels_floats(N, K) * sizeof(float));   /* the last panel's padding lanes */
+    for (int n = 0; n < N; n++) eva_panels_set_row(Wp, K, n, W + (size_t)n * (size_t)ldw);
 }
 
 /* Columns [n0, n1) of C (bias and C indexed by the absolute column): the whole reference, and the

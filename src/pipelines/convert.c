@@ -76,8 +76,7 @@ static void put_linear(saver *s, const eva_model *m, const char *name, const flo
             memset(wp, 0, eva_panels_floats((int)N, (int)K) * sizeof(float));
             for (int64_t n = 0; n < N; n++) {
                 linear_row_f32(m, f32, lp, n, K, row);
-                float *col = wp + (size_t)(n / EVA_PANEL_WIDTH) * (size_t)K * EVA_PANEL_WIDTH + (size_t)(n % EVA_PANEL_WIDTH);
-                for (int64_t k = 0; k < K; k++) col[(size_t)k * EVA_PANEL_WIDTH] = row[k];
+                eva_panels_set_row(wp, (int)K, (int)n, row);
             }
             s->st = eva_tensor_writer_add(s->w, name, EVA_F32, 3, SH(P, K, EVA_PANEL_WIDTH), wp);   /* copied */
         }
