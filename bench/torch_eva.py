@@ -9,7 +9,9 @@ README §1). Weights: the golden formula (golden README §7.1), so eva.c and thi
 same function and their logits can be compared.
 
 Run with Debian's torch (/usr/bin/python3, torch 1.13). Sub-commands:
-  bench      --depth L --size S --batch B --threads T --dtype fp32|bf16 --reps R --warmup W
+  bench      --depth L --size S --batch B --threads T --dtype fp32|bf16|autocast --reps R --warmup W
+             (bf16: model and input cast to bfloat16, run under bf16 autocast; autocast: fp32 model
+             under torch.autocast('cpu', bfloat16), which casts weights per call)
              -> one JSON line {"ms_per_image", "times_ms", ...}; weights come from --weights FILE
              (a .pt cache written by `weights`) or are generated on the fly; --logits-out FILE.bin
              writes the logits of the last pass (raw f32)
@@ -237,7 +239,8 @@ def cmd_bench(a):
     load_s = time.perf_counter() - t0
     times = []
     with torch.inference_mode():
-        ctx = torch.autocast('cpu', dtype=torch.bfloat16) if a.dtype == 'bf16' else torch.autocast('cpu', enabled=False)
+        ctx = (torch.autocast('cpu', dtype=torch.bfloat16) if a.dtype in ('bf16', 'autocast')
+               else torch.autocast('cpu', enabled=False))
         with ctx:
             for r in range(a.warmup + a.reps):
                 t = time.perf_counter()
@@ -300,7 +303,7 @@ def main():
             p.add_argument('--threads', type=int, default=2)
 
     p = sub.add_parser('bench'); common(p)
-    p.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32')
+    p.add_argument('--dtype', choices=['fp32', 'bf16', 'autocast'], default='fp32')
     p.add_argument('--reps', type=int, default=1)
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--weights')
