@@ -49,8 +49,6 @@ typedef struct {
 
 #define AI static inline __attribute__((always_inline))
 
-/* dst[j][0..ld) = src row j (stride row) for j < nk, channels past hd zeroed: the K or V rows of
- * one head made contiguous (see the top comment). */
 /* Prefetch (into L2) `rows` rows of `bytes` bytes each, `row` floats apart: rows of qkv are a
  * page apart, so the hardware prefetchers never fetch them ahead. */
 AI void prefetch_rows(const float *src, size_t row, int rows, size_t bytes) {
@@ -64,6 +62,8 @@ AI void prefetch_rows(const float *src, size_t row, int rows, size_t bytes) {
 /* Rows ahead that pack_rows prefetches (each miss is ~1 page walk + DRAM; 8 keep ~50 lines in flight) */
 enum { PACK_AHEAD = 8 };
 
+/* dst[j][0..ld) = src row j (stride row) for j < nk, channels past hd zeroed: the K or V rows of
+ * one head made contiguous (see the top comment). */
 AI void pack_rows(float *dst, int ld, const float *src, size_t row, int nk, int nv, __mmask16 tail) {
     prefetch_rows(src, row, EVA_MIN(PACK_AHEAD, nk), (size_t)ld * sizeof(float));
     for (int j = 0; j < nk; j++) {
