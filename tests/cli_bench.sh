@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_bench.sh — the `eva bench` contract: --json carries ms_per_image, images_per_s, gflops,
-# peak_gflops and peak_rss_mb as numbers; --peak --json the fp32 and the bf16 dot-product peaks
+# peak_gflops and peak_rss_mb as numbers (and steal_ms_per_image on Linux); --peak --json the fp32 and the bf16 dot-product peaks
 # (null where the CPU lacks avx512_bf16); the bf16 math is reported and EVA_BF16 switches it;
 # --profile adds the per-op shares; bad flags fail with one line. No timing is asserted.
 source "$(dirname "$0")/lib_cli.sh"
@@ -13,6 +13,12 @@ for key in ms_per_image images_per_s gflops peak_gflops peak_rss_mb pct_of_peak 
 done
 [ "$(echo "$out" | wc -l)" -eq 1 ] && ok || bad "bench --json printed more than one line"
 grep -q '"peak_kind":"fp32"' <<<"$out" && ok || bad "f32 run not measured against the fp32 peak: $out"
+# hypervisor steal: a non-negative number wherever /proc/stat has the steal column (Linux)
+if [ -r /proc/stat ] && awk '/^cpu /{exit !(NF >= 9)}' /proc/stat; then
+  grep -qE '"steal_ms_per_image":[0-9]+(\.[0-9]+)?' <<<"$out" && ok || bad "bench --json lacks steal_ms_per_image: $out"
+else
+  echo "note: no /proc/stat steal column here — steal_ms_per_image not checked"
+fi
 
 out=$("$EVA" bench --peak -t 2 --json 2>"$T/err") && ok || bad "bench --peak --json: $(cat "$T/err")"
 grep -qE "\"peak_gflops\":$num" <<<"$out" && ok || bad "peak json: $out"

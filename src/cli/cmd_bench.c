@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Process CPU seconds (all threads): on a shared machine, wall time / CPU time tells how much
  * of the wall clock the run actually got. */
@@ -17,6 +18,21 @@ static double cpu_seconds(void) {
     struct timespec ts;
     if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Hypervisor steal so far, in vCPU seconds summed over the machine's CPUs (Linux /proc/stat,
+ * 8th field of the "cpu" line, in USER_HZ ticks); -1 where unavailable. On a VM it is the time the
+ * host ran something else while our vCPUs wanted to run: the one number that says whether a slow
+ * run was the machine's fault. */
+static double steal_seconds(void) {
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7]);
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    return n == 8 && hz > 0 ? (double)v[7] / (double)hz : -1;
 }
 
 static const char *dtype_key(eva_dtype dt) { return dt == EVA_BF16 ? "bf16" : dt == EVA_Q8 ? "q8" : "f32"; }
@@ -33,7 +49,9 @@ const char help_bench[] =
     "2 x MACs of spec §1.4) and peak RSS. --json prints one JSON object per run with\n"
     "ms_per_image, images_per_s, gflops, peak_gflops, pct_of_peak, peak_rss_mb and the\n"
     "configuration and cpu_ms_per_image (process CPU time of the timed runs, all threads: compare\n"
-    "it with ms_per_image on a shared machine). The peak is measured by a built-in probe (independent FMA chains on every\n"
+    "it with ms_per_image on a shared machine) and, on Linux, steal_ms_per_image (hypervisor steal\n"
+    "during the timed passes, vCPU time summed over the machine: large values mean a noisy VM).\n"
+    "The peak is measured by a built-in probe (independent FMA chains on every\n"
     "thread, the rate a perfect fp32 kernel could reach), once before and once after every\n"
     "timed pass, and peak_gflops is the median (the VM's own speed drifts); --peak prints only that.\n"
     "--profile adds the time per op family: GEMM (GELU is fused into it), attention,\n"
@@ -137,7 +155,8 @@ int cmd_bench(int argc, char **argv) {
     if (peaks) peaks[npeaks++] = peak;
     eva_status st = EVA_OK;
     double cpu0 = 0;
-    double cpu_run = 0;
+    double cpu_run = 0, steal_run = 0;
+    bool have_steal = steal_seconds() >= 0;
     if (!images || !out.pre_logits || !times || !peaks) {
         st = EVA_ERR_NOMEM;
     } else {
@@ -153,10 +172,11 @@ int cmd_bench(int argc, char **argv) {
         if (profile && st == EVA_OK) eva_ctx_set_profiling(ctx, true);
         cpu0 = cpu_seconds();
         for (int r = 0; r < reps && st == EVA_OK; r++) {
-            double a = eva_now_seconds();
+            double a = eva_now_seconds(), steal0 = have_steal ? steal_seconds() : 0;
             st = eva_forward(ctx, images, B, S, &out);
             times[r] = eva_now_seconds() - a;
             cpu_run += cpu_seconds() - cpu0;
+            if (have_steal) steal_run += steal_seconds() - steal0;
             if (!json) fprintf(stderr, "  run %d: %.1f ms\n", r + 1, times[r] * 1e3);
             if (st == EVA_OK)
                 peaks[npeaks++] = bf16_peak ? eva_peak_bf16_gflops(probe_pool, 0.2) : eva_peak_fp32_gflops(probe_pool, 0.2, &isa);
@@ -192,6 +212,7 @@ int cmd_bench(int argc, char **argv) {
                    eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
             printf(",\"cpu_ms_per_image\":%.3f,\"peak_kind\":\"%s\",\"weight_layout\":\"%s\"", cpu_run * 1e3 / reps / B,
                    bf16_peak ? "bf16" : "fp32", eva_model_weights_panels(model) ? "panels" : "rows");
+            if (have_steal) printf(",\"steal_ms_per_image\":%.1f", steal_run * 1e3 / reps / B);
             if (is_bf16)
                 printf(",\"bf16_math\":\"%s\",\"bf16_math_reason\":\"%s\"", eva_gemm_bf16_math_name(),
                        eva_gemm_bf16_math_reason());
@@ -206,6 +227,10 @@ int cmd_bench(int argc, char **argv) {
                    bf16_peak ? "bf16 dot-product" : "fp32", eva_model_flops(model, S) / 1e9, rss_mb);
             printf("  CPU time %.1f ms/image over all threads (wall/CPU shows how much of the machine the run got)\n",
                    cpu_run * 1e3 / reps / B);
+            if (have_steal)
+                printf("  hypervisor steal %.1f vCPU-ms/image during the timed passes (/proc/stat: time this VM's\n"
+                       "  vCPUs waited for the host; more than a few %% of the CPU time makes the run noise)\n",
+                       steal_run * 1e3 / reps / B);
             if (profile)
                 for (int k = 0; k < EVA_PROF_COUNT; k++)
                     printf("  %-10s %6.1f%%  %8.1f ms/pass\n", prof_names[k], prof_sum > 0 ? 100 * prof[k] / prof_sum : 0,
