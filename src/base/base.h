@@ -88,6 +88,8 @@ void eva_pool_free(eva_pool *p);
 int eva_pool_threads(const eva_pool *p);
 void eva_pool_run(eva_pool *p, int n_tasks, eva_pool_fn fn, void *ctx);
 int eva_cpu_count(void);
+/* true when this CPU has every instruction set the *_avx512.c files are compiled with (cached) */
+bool eva_cpu_avx512(void);
 
 /* ---------------------------------------------------------------- RNG
  * One counter-based generator for everything (Philox-4x32-10): a value depends only on

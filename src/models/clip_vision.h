@@ -85,7 +85,7 @@ eva_status eva_clip_vision_forward(const eva_clip_vision *m, eva_clip_vision_wor
                                    float *features, float *cls_embed);
 
 /* QuickGELU u * sigmoid(1.702 u) in place over n values: the libm reference, the AVX-512
- * version (call only when __builtin_cpu_supports("avx512f")) and the threaded dispatcher that
+ * version (call only when eva_cpu_avx512()) and the threaded dispatcher that
  * picks the fastest available (within a few float ulps of the reference). */
 void eva_quick_gelu_ref(float *x, size_t n);
 void eva_quick_gelu_avx512(float *x, size_t n);

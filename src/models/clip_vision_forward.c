@@ -32,9 +32,7 @@ static void qg_task(void *ctx, int task, int thread) {
 /* Split into 16K-value chunks over the pool (chunks amortise the task overhead and stay in
  * L1/L2). The AVX-512 kernel when the CPU has it (scalar libm expf costs ~5% of a ViT-L pass). */
 void eva_quick_gelu(eva_pool *pool, float *x, size_t n) {
-    static int have_avx512 = -1;
-    if (have_avx512 < 0) have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    qg_job j = {x, n, 16384, have_avx512 ? eva_quick_gelu_avx512 : eva_quick_gelu_ref};
+    qg_job j = {x, n, 16384, eva_cpu_avx512() ? eva_quick_gelu_avx512 : eva_quick_gelu_ref};
     eva_pool_run(pool, (int)((n + j.per - 1) / j.per), qg_task, &j);
 }
 

@@ -70,13 +70,8 @@ void eva_attention(eva_pool *pool, const float *qkv, float *out, int B, int N, i
         eva_attention_ref(qkv, out, B, N, D, H);
         return;
     }
-    static int have_avx512 = -1;
-    if (have_avx512 < 0) {
-        __builtin_cpu_init();
-        have_avx512 = __builtin_cpu_supports("avx512f");
-    }
     const char *force = getenv("EVA_ATTENTION");
-    bool use_avx512 = have_avx512 && !(force && !strcmp(force, "generic"));
+    bool use_avx512 = eva_cpu_avx512() && !(force && !strcmp(force, "generic"));
     if (use_avx512 && !(force && !strcmp(force, "tile"))) {
         eva_attention_fwd_avx512(pool, qkv, out, NULL, B, N, D, H);
         return;

@@ -87,17 +87,8 @@ void eva_attention_train_fwd_avx512(const attn_job *j, int task);
 void eva_attention_train_bwd_avx512(const attn_job *j, int task);
 
 static bool use_avx512(void) {
-#if defined(__x86_64__)
-    static int have = -1;
-    if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-    }
     const char *force = getenv("EVA_ATTENTION");
-    return have && !(force && !strcmp(force, "generic"));
-#else
-    return false;
-#endif
+    return eva_cpu_avx512() && !(force && !strcmp(force, "generic"));
 }
 
 static void fwd_task(void *ctx, int task, int thread) {

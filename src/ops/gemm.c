@@ -53,12 +53,7 @@ bool eva_gemm_kernel_available(eva_gemm_kernel k) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case EVA_GEMM_KERNEL_AVX512:
-        /* gemm_avx512.c is compiled with F/BW/DQ/VL/VNNI and may use any of them */
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
+        return eva_cpu_avx512(); /* gemm_avx512.c may use any of its compile flags */
 #endif
     default: return false;
     }

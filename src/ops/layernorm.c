@@ -2,7 +2,6 @@
 #include "ops/ops.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +47,9 @@ static void ln_task(void *ctx, int task, int thread) {
  * (vector double statistics: LayerNorm 44.5 -> 20.2 ms per EVA-g 224 px pass, 2 threads);
  * EVA_LAYERNORM=ref keeps the reference for tests and A/B benchmarks. */
 void eva_layernorm(eva_pool *pool, const float *x, const float *w, const float *b, float *y, int rows, int D, float eps) {
-    static _Atomic int have_avx512 = -1; /* models may run on several threads at once */
-    if (have_avx512 < 0) {
-        __builtin_cpu_init();
-        have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
     const char *force = getenv("EVA_LAYERNORM");
     int per = 16;
-    ln_job j = {x, w, b, y, rows, D, per, eps, have_avx512 && !(force && !strcmp(force, "ref"))};
+    ln_job j = {x, w, b, y, rows, D, per, eps, eva_cpu_avx512() && !(force && !strcmp(force, "ref"))};
     eva_pool_run(pool, (rows + per - 1) / per, ln_task, &j);
 }
 

@@ -51,7 +51,7 @@ static double run(eva_pool *pool, double seconds, int isa) {
 
 double eva_peak_fp32_gflops(eva_pool *pool, double seconds, const char **isa) {
     __builtin_cpu_init();
-    int which = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("fma") ? 1 : 0;
+    int which = eva_cpu_avx512() ? 2 : __builtin_cpu_supports("fma") ? 1 : 0;
     if (isa) *isa = which == 2 ? "avx512" : which == 1 ? "avx2" : "scalar";
     return run(pool, seconds, which);
 }
