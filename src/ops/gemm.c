@@ -43,6 +43,7 @@
 static atomic_int g_kernel = -1;
 static int g_kc = GEMM_KC_DEFAULT;
 static bool g_kc_forced; /* EVA_GEMM_KC set: exactly that block size, no single pass */
+static atomic_bool g_share_a = true;
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
 
 bool eva_gemm_kernel_available(eva_gemm_kernel k) {
@@ -80,6 +81,8 @@ static void gemm_init(void) {
             g_kc_forced = true;
         }
     }
+    const char *share = getenv("EVA_GEMM_SHARE_A");
+    if (share && !strcmp(share, "0")) atomic_store(&g_share_a, false);
     int expected = -1;
     atomic_compare_exchange_strong(&g_kernel, &expected, best);
 }
@@ -87,6 +90,11 @@ static void gemm_init(void) {
 static int current_kernel(void) {
     pthread_once(&g_init_once, gemm_init);
     return atomic_load_explicit(&g_kernel, memory_order_relaxed);
+}
+
+void eva_gemm_set_share_a(bool on) {
+    pthread_once(&g_init_once, gemm_init);
+    atomic_store(&g_share_a, on);
 }
 
 bool eva_gemm_force_kernel(eva_gemm_kernel k) {
@@ -162,6 +170,11 @@ static gemm_bufs *thread_bufs(void) {
 
 /* ---------------------------------------------------------------- the blocked driver */
 
+/* Row tiles of one shared row block: GEMM_MC_MAX rows in tiles of at least 4 (the narrowest
+ * kernel, AVX2, has MR 6). */
+#define GEMM_A_TILES_MAX (GEMM_MC_MAX / 4)
+enum { A_CLAIMED = 1 << 8, A_PACKED = 1 << 9 };
+
 typedef struct gemm_job {
     const gemm_isa *isa;
     int M, N, K;
@@ -179,6 +192,10 @@ typedef struct gemm_job {
     /* shared panels (batch 1): the K block being done and the panel ranges (panel_sched.h) */
     int k0, nranges;
     eva_panel_range *ranges;
+    /* shared A packing (batch 1): per row tile of the K block, who packed it (A_PACKED | task)
+     * into whose buffer; reset before every K block */
+    _Atomic int a_state[GEMM_A_TILES_MAX];
+    float *a_buf[EVA_PANEL_RANGES_MAX];
 } gemm_job;
 
 /* A[m0:m0+rows, k0:k0+kc] -> MR-row panels, panel p at out + p*MR*kc, element (k, i) at k*MR+i. */
@@ -226,9 +243,9 @@ void eva_gemm_panel_tiles(const gemm_panel_tiles *t) {
     }
     int ntiles = (t->rows + MR - 1) / MR;
     gemm_prefetch pf = {.stride = t->pf_stride, .lines_per_row = t->pf_lines};
-    for (int tile_i = 0; tile_i < ntiles; tile_i++) {
+    for (int step = 0, tile_i = t->first_tile % ntiles; step < ntiles; step++, tile_i = tile_i + 1 < ntiles ? tile_i + 1 : 0) {
         int mr = EVA_MIN(MR, t->rows - tile_i * MR);
-        const float *ap = t->ap + (size_t)tile_i * t->ap_stride;
+        const float *ap = t->tile_a ? t->tile_a(t->tile_ctx, tile_i) : t->ap + (size_t)tile_i * t->ap_stride;
         float *c = t->c + (size_t)tile_i * MR * (size_t)t->ldc;
         const gemm_prefetch *pfp = NULL;
         if (t->pf_rows > 0) {
@@ -258,7 +275,7 @@ void eva_gemm_panel_tiles(const gemm_panel_tiles *t) {
  * stored as weight panels), then the row tiles of the packed A block in bufs->a, prefetching the
  * weights of panel next_n (-1: none). */
 static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n, int nr, int k0, int kc,
-                       int flags, int next_n) {
+                       int flags, int next_n, const float *(*tile_a)(void *, int), void *tile_ctx, int first_tile) {
     const gemm_isa *isa = j->isa;
     const int NR = isa->nr;
     const float *bp = bufs->b;
@@ -284,7 +301,8 @@ static void gemm_panel(const gemm_job *j, gemm_bufs *bufs, int m0, int m1, int n
                           .bias = (flags & GEMM_F_BIAS) ? j->bias + n : NULL, .pf_src = (const char *)next_src,
                           .pf_stride = (size_t)(j->panels ? kc : j->ldb) * sizeof(float),
                           .pf_lines = (int)(((size_t)kc * sizeof(float) + 63) / 64),
-                          .pf_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0};
+                          .pf_rows = next_n >= 0 ? EVA_MIN(NR, j->N - next_n) : 0, .tile_a = tile_a,
+                          .tile_ctx = tile_ctx, .first_tile = first_tile};
     eva_gemm_panel_tiles(&t);
 }
 
@@ -311,24 +329,67 @@ static void gemm_task(void *ctx, int task, int thread) {
         pack_a(j->isa, m1 - m0, kc, j->A + (size_t)m0 * (size_t)j->lda + k0, j->lda, bufs->a);
         for (int n = n0; n < n1; n += NR)
             gemm_panel(j, bufs, m0, m1, n, EVA_MIN(NR, n1 - n), k0, kc, block_flags(j, k0, kc),
-                       n + NR < n1 ? n + NR : -1);
+                       n + NR < n1 ? n + NR : -1, NULL, NULL, 0);
     }
 }
 
+/* Shared A packing. At batch 1 every thread multiplies the same rows by different weight panels,
+ * so each used to pack all of A: the same work once per thread (2 % of a 224 px forward pass on
+ * 2 threads). Now a thread packs a row tile only when its first weight panel reaches it, after
+ * claiming it, and later panels read each tile from whichever thread's buffer holds it; the
+ * first panel walks the tiles from tile self*ntiles/nthreads on, so threads claim disjoint
+ * halves. A tile claimed but not yet packed by another thread (that thread descheduled, say) is
+ * packed again privately instead of waited for: nobody ever waits. Bits are unchanged: a tile's
+ * packed A is the same whoever packs it. */
+typedef struct shared_a {
+    gemm_job *j;
+    gemm_bufs *bufs;
+    int self, kc;
+    const float *tile[GEMM_A_TILES_MAX]; /* resolved, for the panels after the first */
+} shared_a;
+
+static const float *shared_a_first(void *ctx, int tile) {
+    shared_a *s = ctx;
+    gemm_job *j = s->j;
+    const int MR = j->isa->mr;
+    size_t off = (size_t)tile * (size_t)MR * (size_t)s->kc;
+    int st = atomic_load_explicit(&j->a_state[tile], memory_order_acquire);
+    if (!st && atomic_compare_exchange_strong_explicit(&j->a_state[tile], &st, A_CLAIMED | s->self,
+                                                        memory_order_acq_rel, memory_order_acquire))
+        st = A_CLAIMED | s->self; /* ours to pack */
+    if ((st & A_PACKED) && (st & 0xFF) != s->self) return s->tile[tile] = j->a_buf[st & 0xFF] + off;
+    int rows = EVA_MIN(MR, j->M - tile * MR);
+    pack_a(j->isa, rows, s->kc, j->A + (size_t)tile * (size_t)MR * (size_t)j->lda + j->k0, j->lda, s->bufs->a + off);
+    if (st == (A_CLAIMED | s->self)) atomic_store_explicit(&j->a_state[tile], A_PACKED | s->self, memory_order_release);
+    return s->tile[tile] = s->bufs->a + off;
+}
+
+static const float *shared_a_resolved(void *ctx, int tile) { return ((shared_a *)ctx)->tile[tile]; }
+
 /* Shared panels (one row block, one K block j->k0): task `self` takes panels through
- * panel_sched.h, packing A only once it has a panel to use it on. */
-static void steal_panels(const gemm_job *j, gemm_bufs *bufs, int self) {
-    const int NR = j->isa->nr;
+ * panel_sched.h; its first panel packs (its share of) A. */
+static void steal_panels(gemm_job *j, gemm_bufs *bufs, int self) {
+    const int NR = j->isa->nr, MR = j->isa->mr;
     int kc = EVA_MIN(j->kc, j->K - j->k0), flags = block_flags(j, j->k0, kc);
-    bool packed = false;
+    int ntiles = (j->M + MR - 1) / MR;
+    shared_a sa = {.j = j, .bufs = bufs, .self = self, .kc = kc};
+    bool share = ntiles <= GEMM_A_TILES_MAX && self < EVA_PANEL_RANGES_MAX &&
+                 atomic_load_explicit(&g_share_a, memory_order_relaxed);
+    if (share) j->a_buf[self] = bufs->a; /* published by the release store of each packed tile */
+    bool first = true;
     int p, next;
     while ((p = eva_panel_take(j->ranges, j->nranges, self, &next)) >= 0) {
-        if (!packed) {
-            pack_a(j->isa, j->M, kc, j->A + j->k0, j->lda, bufs->a);
-            packed = true;
-        }
         int n = p * NR;
-        gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1);
+        if (!share) {
+            if (first) pack_a(j->isa, j->M, kc, j->A + j->k0, j->lda, bufs->a);
+            gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1,
+                       NULL, NULL, 0);
+        } else {
+            gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1,
+                       first ? shared_a_first : shared_a_resolved, &sa,
+                       first ? (int)((long long)self * ntiles / j->nranges) : 0);
+        }
+        first = false;
     }
 }
 
@@ -379,6 +440,7 @@ static void gemm_run(eva_pool *pool, gemm_job *j) {
         j->nranges = threads;
         for (j->k0 = 0; j->k0 < j->K; j->k0 += j->kc) {
             eva_panel_ranges_init(ranges, threads, j->npanels);
+            for (int t = 0; t < GEMM_A_TILES_MAX; t++) atomic_store_explicit(&j->a_state[t], 0, memory_order_relaxed);
             eva_pool_run(pool, threads, gemm_steal_task, j);
             steal_panels(j, own, 0); /* panels of tasks whose thread had no pack buffers */
         }

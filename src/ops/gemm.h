@@ -92,6 +92,9 @@ bool eva_gemm_kernel_available(eva_gemm_kernel k);   /* compiled in and supporte
 /* Use kernel k from now on (process-wide; do not call while another thread is inside eva_gemm).
  * Returns false, changing nothing, when k is not available. */
 bool eva_gemm_force_kernel(eva_gemm_kernel k);
+/* Batch-1 shared A packing (gemm.c) on or off, for A/B benchmarks (bench/gemm_ab.c); the
+ * default is on, EVA_GEMM_SHARE_A=0 starts it off. Same threading rule as above. */
+void eva_gemm_set_share_a(bool on);
 
 /* ---------------------------------------------------------------- GELU
  * Exact-erf GELU 0.5·x·(1 + erf(x/√2)). eva_gelu_ref uses libm erff (~30 ns per value here:

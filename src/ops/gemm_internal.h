@@ -71,6 +71,12 @@ typedef struct gemm_panel_tiles {
     const char *pf_src;
     size_t pf_stride;
     int pf_lines, pf_rows;
+    /* optional (gemm.c's shared A packing at batch 1): tile t's A panel is tile_a(tile_ctx, t)
+     * instead of ap + t*ap_stride, and the tiles run first_tile, first_tile+1, ... round to
+     * first_tile-1 (the order never changes a tile's bits) */
+    const float *(*tile_a)(void *tile_ctx, int tile);
+    void *tile_ctx;
+    int first_tile;
 } gemm_panel_tiles;
 void eva_gemm_panel_tiles(const gemm_panel_tiles *t);
 
