@@ -8,10 +8,14 @@ TINY=(--synthetic --arch eva_tiny_test -t 2 --reps 2 --warmup 0)
 
 num='-?[0-9]+(\.[0-9]+)?'
 out=$("$EVA" bench "${TINY[@]}" --json 2>"$T/err") && ok || bad "bench --json: $(cat "$T/err")"
-for key in ms_per_image images_per_s gflops peak_gflops peak_rss_mb pct_of_peak cpu_ms_per_image; do
+for key in ms_per_image images_per_s gflops peak_gflops peak_rss_mb pct_of_peak best_ms best_pct_of_peak cpu_ms_per_image; do
   grep -qE "\"$key\":$num" <<<"$out" && ok || bad "bench --json lacks numeric $key: $out"
 done
 [ "$(echo "$out" | wc -l)" -eq 1 ] && ok || bad "bench --json printed more than one line"
+# the fastest pass is at least as fast as the median one, against the same peak
+json_num() { grep -oE "\"$1\":$num" <<<"$2" | head -1 | cut -d: -f2; }
+awk -v b="$(json_num best_pct_of_peak "$out")" -v m="$(json_num pct_of_peak "$out")" 'BEGIN { exit !(b + 0.1 >= m) }' \
+  && ok || bad "best_pct_of_peak below pct_of_peak: $out"
 grep -q '"peak_kind":"fp32"' <<<"$out" && ok || bad "f32 run not measured against the fp32 peak: $out"
 # hypervisor steal: a non-negative number wherever /proc/stat has the steal column (Linux)
 if [ -r /proc/stat ] && awk '/^cpu /{exit !(NF >= 9)}' /proc/stat; then

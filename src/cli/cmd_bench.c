@@ -48,7 +48,8 @@ const char help_bench[] =
     "the golden formula input, and prints the median ms/image, images/s, GFLOP/s (FLOPs =\n"
     "2 x MACs of spec §1.4) and peak RSS. --json prints one JSON object per run with\n"
     "ms_per_image, images_per_s, gflops, peak_gflops, pct_of_peak, peak_rss_mb and the\n"
-    "configuration and cpu_ms_per_image (process CPU time of the timed runs, all threads: compare\n"
+    "configuration, best_ms and best_pct_of_peak (the fastest pass against the same median peak),\n"
+    "cpu_ms_per_image (process CPU time of the timed runs, all threads: compare\n"
     "it with ms_per_image on a shared machine) and, on Linux, steal_ms_per_image (hypervisor steal\n"
     "during the timed passes, vCPU time summed over the machine: large values mean a noisy VM).\n"
     "The peak is measured by a built-in probe (independent FMA chains on every\n"
@@ -213,6 +214,7 @@ int cmd_bench(int argc, char **argv) {
                    eva_model_flops(model, S) / 1e9, peak, 100 * gflops / peak, rss_mb, reps, times[0] * 1e3, load_s);
             printf(",\"cpu_ms_per_image\":%.3f,\"peak_kind\":\"%s\",\"weight_layout\":\"%s\"", cpu_run * 1e3 / reps / B,
                    bf16_peak ? "bf16" : "fp32", eva_model_weights_panels(model) ? "panels" : "rows");
+            printf(",\"best_pct_of_peak\":%.1f", 100 * flops / times[0] / 1e9 / peak);
             if (have_steal) printf(",\"steal_ms_per_image\":%.1f", steal_run * 1e3 / reps / B);
             if (is_bf16)
                 printf(",\"bf16_math\":\"%s\",\"bf16_math_reason\":\"%s\"", eva_gemm_bf16_math_name(),
@@ -226,6 +228,9 @@ int cmd_bench(int argc, char **argv) {
                    "(%.1f GFLOP/image), peak RSS %.0f MB\n",
                    info.arch, S, B, dtype_key(eva_model_weight_dtype(model)), ms_img, ips, gflops, 100 * gflops / peak, peak,
                    bf16_peak ? "bf16 dot-product" : "fp32", eva_model_flops(model, S) / 1e9, rss_mb);
+            if (reps > 1)
+                printf("  fastest of the %d passes: %.1f ms/image = %.0f%% of the same peak\n", reps, times[0] * 1e3 / B,
+                       100 * flops / times[0] / 1e9 / peak);
             printf("  CPU time %.1f ms/image over all threads (wall/CPU shows how much of the machine the run got)\n",
                    cpu_run * 1e3 / reps / B);
             if (have_steal)
