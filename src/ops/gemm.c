@@ -380,15 +380,10 @@ static void steal_panels(gemm_job *j, gemm_bufs *bufs, int self) {
     int p, next;
     while ((p = eva_panel_take(j->ranges, j->nranges, self, &next)) >= 0) {
         int n = p * NR;
-        if (!share) {
-            if (first) pack_a(j->isa, j->M, kc, j->A + j->k0, j->lda, bufs->a);
-            gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1,
-                       NULL, NULL, 0);
-        } else {
-            gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1,
-                       first ? shared_a_first : shared_a_resolved, &sa,
-                       first ? (int)((long long)self * ntiles / j->nranges) : 0);
-        }
+        if (!share && first) pack_a(j->isa, j->M, kc, j->A + j->k0, j->lda, bufs->a);
+        gemm_panel(j, bufs, 0, j->M, n, EVA_MIN(NR, j->N - n), j->k0, kc, flags, next >= 0 ? next * NR : -1,
+                   !share ? NULL : first ? shared_a_first : shared_a_resolved, share ? &sa : NULL,
+                   share && first ? (int)((long long)self * ntiles / j->nranges) : 0);
         first = false;
     }
 }
