@@ -115,6 +115,13 @@ int main(void) {
     check_case(pool, 1, 300, 64, 2, 1.0f, 9, 1);     /* the max moves to every new key block */
     check_case(pool, 1, 70, 256, 1, 2.0f, 10, 0);    /* the largest head dim the kernel takes */
     check_case(pool, 1, 40, 112, 2, 2.0f, 11, 0);    /* hd > 96: two channel chunks, masked tail */
+    /* key blocks of 64 with a remainder of <= 16 merged into the last block, 1/2/3-vector query
+       blocks, channel tiles of 8 with a remainder (hd % 8 != 0) */
+    check_case(pool, 1, 80, 20, 2, 2.0f, 12, 0);     /* one merged block of 80 keys; hd 20 = 2 x 8 + 4 */
+    check_case(pool, 1, 81, 88, 1, 2.0f, 13, 1);     /* 64 + 17 keys, not merged */
+    check_case(pool, 2, 145, 36, 2, 2.0f, 14, 0);    /* 64 + 64 + 17 keys; 145 = 3 x 48 + 1 queries */
+    check_case(pool, 1, 144, 88, 1, 2.0f, 15, 1);    /* 64 + 80 keys, the max moving late */
+    check_case(pool, 1, 113, 44, 3, 2.0f, 16, 0);    /* 113 = 2 x 48 + 17: a 2-vector last block */
     eva_pool_free(pool);
     check_threads();
     return test_finish("test_attention_fast");

@@ -10,22 +10,27 @@
  *    D = 1408), and every block of queries would otherwise re-fetch them with a TLB miss per key
  *    (measured: that cost ~25 % of the time at N = 1601). Packed, a head's K+V (1.2 MB at N 1601,
  *    hd 88) stays in L2 for all its query blocks. No workspace (allocation refused): read in place.
- *  - A block of FQ = 48 queries is transposed once into qt[hd][48] (already scaled), and the
- *    logits are formed as S^T = K Q^T: for each channel d, three vectors of 16 queries times
- *    k_j[d] broadcast for FR = 8 keys (24 accumulators, the broadcast a load uop). Nothing is
- *    transposed per key block (the generic tile spends a scalar hd x KB transpose of K on each).
- *  - The tile st[FK = 64][48] holds one row of 48 queries per key, so the online softmax
- *    (running max, rescale factor, exp, row sums) runs across 48 queries at once (eva_exp512).
- *  - O += P V: PR = 4 query rows x up to PW = 6 vectors of 16 channels (24 accumulators); each
- *    V row is loaded once per 4 queries and p_ij broadcast from st. hd = 88 = 5·16 + 8 is one
- *    6-vector chunk with a masked load/store on the last vector; hd > 96 runs in chunks of 96
- *    channels. The accumulators live in acc[48][ld] between key blocks, rescaled by the softmax
- *    factor as they are loaded.
+ *  - Everything of a block of FQ = 48 queries is kept transposed, queries along the vector:
+ *    qt[hd][48] (q, already scaled), the logit tile st[keys][48] and the output accumulator
+ *    ot[hd][48]. Both products are then the same register tile, 3 vectors of 16 queries times a
+ *    scalar broadcast for 8 rows (24 accumulators, the broadcast a load uop):
+ *      S^T = K Q^T: st[j][.] += k_j[d] · qt[d][.]     for 8 keys j, over the channels d;
+ *      O^T += V^T P^T: ot[c][.] += v_j[c] · st[j][.]  for 8 channels c, over the keys j.
+ *    Nothing is transposed per key block, no lane is wasted on hd = 88 (an earlier P·V tile with
+ *    channels along the vector used 6 vectors for 5.5), and each V element is loaded once per
+ *    query block instead of once per 4 queries. q is transposed in, O out, by 16x16 register
+ *    transposes, once per block.
+ *  - The online softmax (running max, rescale factor, exp, row sums) runs across 48 queries at
+ *    once (eva_exp512) on the rows of st.
+ *  - Key blocks are FK = 64 keys; a last block of up to 16 more keys is merged into the one
+ *    before it (257 tokens = 3 x 64 + 65, not 4 x 64 + 1: a 1-key block pays the whole per-block
+ *    cost of the softmax and of loading and storing ot).
  * Query rows past N in the last block are zero queries: they compute finite garbage that is
  * never stored. Keys past N are never read (the last real key is repeated in the S micro-tile
  * and those logits are never used). */
 #include "ops/attention_fast.h"
 #include "ops/exp_avx512.h"
+#include "ops/transpose16_avx512.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -33,11 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* QV vectors of 16 queries per block (3: 24 S accumulators; measured 5-8 % faster than 2),
- * FK keys per softmax tile, FR keys per S micro-tile, PR query rows x PW channel vectors per P·V
- * micro-tile. */
-enum { QV = 3, FQ = 16 * QV, FK = 64, FR = 8, PR = 4, PW = 6 };
-
+/* QV vectors of 16 queries per block (3: 24 accumulators; measured 5-8 % faster than 2),
+ * FK keys per softmax tile (up to FK_MAX with the merged remainder), FR keys per S micro-tile,
+ * CR channels per O micro-tile. */
+enum { QV = 3, FQ = 16 * QV, FK = 64, FK_MAX = FK + 16, FR = 8, CR = 8 };
 typedef struct {
     const float *qkv;
     float *out, *lse;
@@ -76,7 +80,7 @@ AI void pack_rows(float *dst, int ld, const float *src, size_t row, int nk, int 
 }
 
 /* st[j][0..FQ) = sum_d k_j[d] qt[d][0..FQ) for the nk (<= FK) keys at kbase (row stride row). */
-AI void logits_tile(const float *qt, const float *kbase, size_t row, int hd, int nk, float *st) {
+AI void logits_tile(const float *qt, const float *kbase, size_t row, int hd, int nk, float *st, const int qv) {
     for (int j0 = 0; j0 < nk; j0 += FR) {
         const float *kp[FR];
         __m512 sv[FR][QV];
@@ -84,149 +88,173 @@ AI void logits_tile(const float *qt, const float *kbase, size_t row, int hd, int
         for (int r = 0; r < FR; r++) {
             kp[r] = kbase + (size_t)EVA_MIN(j0 + r, nk - 1) * row;
 #pragma GCC unroll 4
-            for (int v = 0; v < QV; v++) sv[r][v] = _mm512_setzero_ps();
+            for (int v = 0; v < qv; v++) sv[r][v] = _mm512_setzero_ps();
         }
         for (int d = 0; d < hd; d++) {
             __m512 q[QV];
 #pragma GCC unroll 4
-            for (int v = 0; v < QV; v++) q[v] = _mm512_load_ps(qt + (size_t)d * FQ + 16 * v);
+            for (int v = 0; v < qv; v++) q[v] = _mm512_load_ps(qt + (size_t)d * FQ + 16 * v);
 #pragma GCC unroll 8
             for (int r = 0; r < FR; r++) {
                 __m512 k = _mm512_set1_ps(kp[r][d]);
 #pragma GCC unroll 4
-                for (int v = 0; v < QV; v++) sv[r][v] = _mm512_fmadd_ps(k, q[v], sv[r][v]);
+                for (int v = 0; v < qv; v++) sv[r][v] = _mm512_fmadd_ps(k, q[v], sv[r][v]);
             }
         }
 #pragma GCC unroll 8
         for (int r = 0; r < FR; r++) {
 #pragma GCC unroll 4
-            for (int v = 0; v < QV; v++) _mm512_store_ps(st + (size_t)(j0 + r) * FQ + 16 * v, sv[r][v]);
+            for (int v = 0; v < qv; v++) _mm512_store_ps(st + (size_t)(j0 + r) * FQ + 16 * v, sv[r][v]);
         }
     }
 }
 
-/* acc[i0..i0+3][c0 .. c0+16·CW) = alpha_i · acc + sum_{j<nk} p[j][i] · v_j[c0 ..]; the last of
- * the CW vectors of v is loaded under `tail` (hd not a multiple of 16). CW is a constant at
- * every call site, so the 4 x CW accumulators stay in registers. */
-AI void pv_rows(float *acc, int ld, const float *alpha, const float *st, int i0, const float *vbase, size_t row,
-                int nk, int c0, const int CW, __mmask16 tail) {
-    __m512 a[PR][PW];
+/* ot[c][0..FQ) = alpha · ot[c] + sum_{j<nk} v_j[c] · st[j][0..FQ) for the ncr (<= CR) channels
+ * from c0; v_j at vbase + j·krow. ncr is a constant at every call site, so the ncr x QV
+ * accumulators stay in registers. */
+AI void pv_tile(float *ot, const float *alpha, const float *st, const float *vbase, size_t krow, int nk, int c0,
+                const int ncr, const int qv) {
+    __m512 a[CR][QV];
 #pragma GCC unroll 4
-    for (int r = 0; r < PR; r++) {
-        __m512 al = _mm512_set1_ps(alpha[i0 + r]);
-#pragma GCC unroll 6
-        for (int c = 0; c < CW; c++)
-            a[r][c] = _mm512_mul_ps(_mm512_load_ps(acc + (size_t)(i0 + r) * ld + c0 + 16 * c), al);
+    for (int v = 0; v < qv; v++) {
+        __m512 al = _mm512_load_ps(alpha + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < ncr; r++) a[r][v] = _mm512_mul_ps(_mm512_load_ps(ot + (size_t)(c0 + r) * FQ + 16 * v), al);
     }
     for (int j = 0; j < nk; j++) {
-        const float *v = vbase + (size_t)j * row + c0;
-        const float *p = st + (size_t)j * FQ + i0;
-        __m512 vv[PW];
-#pragma GCC unroll 6
-        for (int c = 0; c < CW; c++)
-            vv[c] = c == CW - 1 ? _mm512_maskz_loadu_ps(tail, v + 16 * c) : _mm512_loadu_ps(v + 16 * c);
+        const float *vj = vbase + (size_t)j * krow + c0;
+        __m512 p[QV];
 #pragma GCC unroll 4
-        for (int r = 0; r < PR; r++) {
-            __m512 pb = _mm512_set1_ps(p[r]);
-#pragma GCC unroll 6
-            for (int c = 0; c < CW; c++) a[r][c] = _mm512_fmadd_ps(pb, vv[c], a[r][c]);
+        for (int v = 0; v < qv; v++) p[v] = _mm512_load_ps(st + (size_t)j * FQ + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < ncr; r++) {
+            __m512 x = _mm512_set1_ps(vj[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < qv; v++) a[r][v] = _mm512_fmadd_ps(x, p[v], a[r][v]);
         }
     }
+#pragma GCC unroll 8
+    for (int r = 0; r < ncr; r++)
 #pragma GCC unroll 4
-    for (int r = 0; r < PR; r++)
-#pragma GCC unroll 6
-        for (int c = 0; c < CW; c++) _mm512_store_ps(acc + (size_t)(i0 + r) * ld + c0 + 16 * c, a[r][c]);
+        for (int v = 0; v < qv; v++) _mm512_store_ps(ot + (size_t)(c0 + r) * FQ + 16 * v, a[r][v]);
 }
 
-/* One block of FQ queries (from i0) of head (b, h) against all N keys. kb, vb: K and V of the
+/* qt[d][0..FQ) = scale · q_{i0 + .}[d] for d < hd: the block's ni queries (row stride row, from
+ * qbase) transposed 16 x 16 at a time, in the first qv vectors; query slots past ni are zero. */
+AI void load_queries_t(float *qt, const float *qbase, size_t row, int i0, int ni, int hd, float scale, const int qv) {
+    __m512 sc = _mm512_set1_ps(scale);
+    for (int v = 0; v < qv; v++)
+        for (int c0 = 0; c0 < hd; c0 += 16) {
+            __mmask16 cm = c0 + 16 <= hd ? (__mmask16)0xFFFF : (__mmask16)((1u << (hd - c0)) - 1);
+            __m512 r[16];
+            for (int k = 0; k < 16; k++) {
+                int i = 16 * v + k;
+                r[k] = i < ni ? _mm512_maskz_loadu_ps(cm, qbase + (size_t)(i0 + i) * row + c0) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int d = 0; d < 16 && c0 + d < hd; d++) _mm512_store_ps(qt + (size_t)(c0 + d) * FQ + 16 * v, _mm512_mul_ps(r[d], sc));
+        }
+}
+
+/* One block of up to FQ queries (from i0, 16·qv slots) of head (b, h) against all N keys. kb, vb: K and V of the
  * head, row j at kb + j·krow (packed: krow = ld; in place: krow = 3D). */
-static void fa_block(const fa_job *jb, int b, int h, int i0, const float *kb, const float *vb, size_t krow,
-                     bool prefetch_next) {
-    int hd = jb->hd, N = jb->N, D = jb->D, nv = (hd + 15) / 16, ld = nv * 16;
+AI void fa_block_qv(const fa_job *jb, int b, int h, int i0, const float *kb, const float *vb, size_t krow,
+                    bool prefetch_next, const int qv) {
+    int hd = jb->hd, N = jb->N, D = jb->D, ld = (hd + 15) / 16 * 16;
     size_t row = (size_t)3 * D;
     const float *qbase = jb->qkv + (size_t)b * N * row + (size_t)h * hd;   /* q of token 0, head h */
-    int ni = EVA_MIN(FQ, N - i0), nr = (ni + PR - 1) / PR * PR;
+    int ni = EVA_MIN(FQ, N - i0);
 
     _Alignas(64) float qt[EVA_ATTN_FAST_MAX_HD * FQ];
-    _Alignas(64) float acc[FQ * EVA_ATTN_FAST_MAX_HD];
-    _Alignas(64) float st[FK * FQ];
+    _Alignas(64) float ot[EVA_ATTN_FAST_MAX_HD * FQ];
+    _Alignas(64) float st[FK_MAX * FQ];
     _Alignas(64) float alpha[FQ], lrow[FQ], mrow[FQ];
 
-    memset(qt, 0, sizeof(float) * (size_t)hd * FQ);
-    for (int i = 0; i < ni; i++) {
-        const float *qi = qbase + (size_t)(i0 + i) * row;
-        for (int d = 0; d < hd; d++) qt[(size_t)d * FQ + i] = qi[d] * jb->scale;
-    }
-    memset(acc, 0, sizeof(float) * (size_t)FQ * ld);
+    load_queries_t(qt, qbase, row, i0, ni, hd, jb->scale, qv);
+    memset(ot, 0, sizeof(float) * (size_t)ld * FQ);   /* rows hd..ld stay zero: read by the final transpose */
     __m512 m[QV], l[QV];
-    for (int v = 0; v < QV; v++) m[v] = _mm512_set1_ps(-INFINITY), l[v] = _mm512_setzero_ps();
+    for (int v = 0; v < qv; v++) m[v] = _mm512_set1_ps(-INFINITY), l[v] = _mm512_setzero_ps();
     const __m512 lo = _mm512_set1_ps(-88.0f);   /* exp(m_old - m_new) on the first block: -inf -> ~0 */
-    int tail_bits = hd % 16;
-    __mmask16 tail = tail_bits ? (__mmask16)((1u << tail_bits) - 1) : (__mmask16)0xFFFF;
 
     /* the next block's queries (rows a page apart, not prefetched by the hardware) are fetched a
        slice per key block: measured 10 % of this function's time stalled on them otherwise */
-    int next_rows = prefetch_next ? EVA_MIN(FQ, N - (i0 + FQ)) : 0, key_blocks = (N + FK - 1) / FK;
-    for (int k0 = 0; k0 < N; k0 += FK) {
-        int nk = EVA_MIN(FK, N - k0);
+    int next_rows = prefetch_next ? EVA_MIN(FQ, N - (i0 + FQ)) : 0, key_blocks = N <= FK_MAX ? 1 : (N - 16 + FK - 1) / FK;
+    for (int k0 = 0, kbi = 0; k0 < N; k0 += FK, kbi++) {
+        int nk = N - k0 <= FK_MAX ? N - k0 : FK;
         if (next_rows > 0) {
-            int kbi = k0 / FK, r0 = kbi * next_rows / key_blocks, r1 = (kbi + 1) * next_rows / key_blocks;
+            int r0 = kbi * next_rows / key_blocks, r1 = (kbi + 1) * next_rows / key_blocks;
             prefetch_rows(qbase + (size_t)(i0 + FQ + r0) * row, row, r1 - r0, (size_t)hd * sizeof(float));
         }
-        logits_tile(qt, kb + (size_t)k0 * krow, krow, hd, nk, st);
+        logits_tile(qt, kb + (size_t)k0 * krow, krow, hd, nk, st, qv);
         /* online softmax across the FQ queries: new max, rescale factor, p = exp(s - max) */
         __m512 n[QV], a[QV], sum[QV];
 #pragma GCC unroll 4
-        for (int v = 0; v < QV; v++) n[v] = m[v], sum[v] = _mm512_setzero_ps();
+        for (int v = 0; v < qv; v++) n[v] = m[v], sum[v] = _mm512_setzero_ps();
         for (int j = 0; j < nk; j++)
 #pragma GCC unroll 4
-            for (int v = 0; v < QV; v++) n[v] = _mm512_max_ps(n[v], _mm512_load_ps(st + (size_t)j * FQ + 16 * v));
+            for (int v = 0; v < qv; v++) n[v] = _mm512_max_ps(n[v], _mm512_load_ps(st + (size_t)j * FQ + 16 * v));
 #pragma GCC unroll 4
-        for (int v = 0; v < QV; v++) a[v] = eva_exp512(_mm512_max_ps(_mm512_sub_ps(m[v], n[v]), lo));
+        for (int v = 0; v < qv; v++) a[v] = eva_exp512(_mm512_max_ps(_mm512_sub_ps(m[v], n[v]), lo));
         for (int j = 0; j < nk; j++) {
             float *sj = st + (size_t)j * FQ;
 #pragma GCC unroll 4
-            for (int v = 0; v < QV; v++) {
+            for (int v = 0; v < qv; v++) {
                 __m512 p = eva_exp512(_mm512_sub_ps(_mm512_load_ps(sj + 16 * v), n[v]));
                 _mm512_store_ps(sj + 16 * v, p);
                 sum[v] = _mm512_add_ps(sum[v], p);
             }
         }
 #pragma GCC unroll 4
-        for (int v = 0; v < QV; v++) {
+        for (int v = 0; v < qv; v++) {
             l[v] = _mm512_fmadd_ps(l[v], a[v], sum[v]);
             m[v] = n[v];
             _mm512_store_ps(alpha + 16 * v, a[v]);
         }
 
-        /* O = alpha · O + P V over this key block */
+        /* O^T = alpha · O^T + V^T P^T over this key block, CR channels at a time */
         const float *vbase = vb + (size_t)k0 * krow;
-        for (int c0 = 0; c0 < nv; c0 += PW) {
-            int cw = EVA_MIN(PW, nv - c0);
-            __mmask16 tm = c0 + cw == nv ? tail : (__mmask16)0xFFFF;
-            for (int r0 = 0; r0 < nr; r0 += PR) {
-                switch (cw) {
-                case 1: pv_rows(acc, ld, alpha, st, r0, vbase, krow, nk, 16 * c0, 1, tm); break;
-                case 2: pv_rows(acc, ld, alpha, st, r0, vbase, krow, nk, 16 * c0, 2, tm); break;
-                case 3: pv_rows(acc, ld, alpha, st, r0, vbase, krow, nk, 16 * c0, 3, tm); break;
-                case 4: pv_rows(acc, ld, alpha, st, r0, vbase, krow, nk, 16 * c0, 4, tm); break;
-                case 5: pv_rows(acc, ld, alpha, st, r0, vbase, krow, nk, 16 * c0, 5, tm); break;
-                default: pv_rows(acc, ld, alpha, st, r0, vbase, krow, nk, 16 * c0, 6, tm); break;
-                }
+        int c0 = 0;
+        for (; c0 + CR <= hd; c0 += CR) pv_tile(ot, alpha, st, vbase, krow, nk, c0, CR, qv);
+        switch (hd - c0) {
+        case 1: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 1, qv); break;
+        case 2: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 2, qv); break;
+        case 3: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 3, qv); break;
+        case 4: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 4, qv); break;
+        case 5: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 5, qv); break;
+        case 6: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 6, qv); break;
+        case 7: pv_tile(ot, alpha, st, vbase, krow, nk, c0, 7, qv); break;
+        default: break;
+        }
+        if (nk != FK) break;   /* the merged last block */
+    }
+
+    /* out = O / l, transposed back 16 x 16 */
+    for (int v = 0; v < qv; v++) _mm512_store_ps(lrow + 16 * v, l[v]), _mm512_store_ps(mrow + 16 * v, m[v]);
+    for (int v = 0; v < qv && 16 * v < ni; v++) {
+        int nq = EVA_MIN(16, ni - 16 * v);
+        for (int c0 = 0; c0 < hd; c0 += 16) {
+            __mmask16 cm = c0 + 16 <= hd ? (__mmask16)0xFFFF : (__mmask16)((1u << (hd - c0)) - 1);
+            __m512 r[16];
+            for (int k = 0; k < 16; k++) r[k] = _mm512_load_ps(ot + (size_t)(c0 + k) * FQ + 16 * v);
+            transpose16(r);
+            for (int i = 0; i < nq; i++) {
+                float *o = jb->out + ((size_t)b * N + i0 + 16 * v + i) * D + (size_t)h * hd + c0;
+                _mm512_mask_storeu_ps(o, cm, _mm512_mul_ps(r[i], _mm512_set1_ps(1.0f / lrow[16 * v + i])));
             }
         }
     }
+    if (jb->lse)
+        for (int i = 0; i < ni; i++) jb->lse[((size_t)b * jb->H + h) * N + i0 + i] = mrow[i] + logf(lrow[i]);
+}
 
-    for (int v = 0; v < QV; v++) _mm512_store_ps(lrow + 16 * v, l[v]), _mm512_store_ps(mrow + 16 * v, m[v]);
-    for (int i = 0; i < ni; i++) {
-        float *o = jb->out + ((size_t)b * N + i0 + i) * D + (size_t)h * hd;
-        __m512 inv = _mm512_set1_ps(1.0f / lrow[i]);
-        for (int c = 0; c < nv; c++) {
-            __m512 v = _mm512_mul_ps(_mm512_load_ps(acc + (size_t)i * ld + 16 * c), inv);
-            _mm512_mask_storeu_ps(o + 16 * c, c == nv - 1 ? tail : (__mmask16)0xFFFF, v);
-        }
-        if (jb->lse) jb->lse[((size_t)b * jb->H + h) * N + i0 + i] = mrow[i] + logf(lrow[i]);
-    }
+/* The last block of a head is often short (257 = 5 x 48 + 17, 577 = 12 x 48 + 1): it runs with as
+ * few 16-query vectors as cover it instead of computing 48 query slots. */
+static void fa_block(const fa_job *jb, int b, int h, int i0, const float *kb, const float *vb, size_t krow,
+                     bool prefetch_next) {
+    int ni = EVA_MIN(FQ, jb->N - i0);
+    if (ni > 32) fa_block_qv(jb, b, h, i0, kb, vb, krow, prefetch_next, 3);
+    else if (ni > 16) fa_block_qv(jb, b, h, i0, kb, vb, krow, prefetch_next, 2);
+    else fa_block_qv(jb, b, h, i0, kb, vb, krow, prefetch_next, 1);
 }
 
 /* Task (b, h, chunk of query blocks): K and V of the head are first packed into this thread's
