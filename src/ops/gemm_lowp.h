@@ -105,6 +105,8 @@ void eva_gemm_q8_ref(int M, int N, int K, const float *A, int lda, const eva_q8_
 void eva_gemm_q8(eva_pool *pool, int M, int N, int K, const float *A, int lda, const eva_q8_weight *W,
                  const float *bias, float *C, int ldc, eva_gemm_epilogue epi, void *workspace);
 
+/* Benchmarks (bench/q8_ab.c): the next weight panel's prefetch on (default) or off. */
+void eva_gemm_q8_set_prefetch(bool on);
 /* true when the AVX-512 VNNI int8 kernel will be used (else the reference). */
 bool eva_gemm_q8_fast(void);
 bool eva_gemm_bf16_fast(void);

@@ -19,7 +19,7 @@
 /* internal, gemm_q8_avx512.c */
 void eva_q8_tile_avx512(int kq, const uint8_t *ap, const int8_t *bp, float *c, int ldc, int mr, int nr, int flags,
                         const float *ascale, const float *wscale, const int32_t *rowsum, const float *bias,
-                        int32_t *part);
+                        int32_t *part, const char *pf, int pf_lines);
 void eva_q8_quantize_rows_avx512(int m0, int m1, int K, const float *A, int lda, const q8_ws_layout *L);
 
 #define Q8_A_BLOCK_BYTES (768 * 1024)
@@ -161,22 +161,33 @@ static void q8_quant_task(void *ctx, int task, int thread) {
     eva_q8_quantize_rows_avx512(m0, m1, j->K, j->A, j->lda, &j->L);
 }
 
-/* One weight panel p over rows [m0, m1), all K blocks. */
-static void q8_panel(const q8_job *j, int32_t *part, int m0, int m1, int p) {
+static _Atomic bool g_q8_prefetch = true;
+void eva_gemm_q8_set_prefetch(bool on) { g_q8_prefetch = on; }
+
+/* One weight panel p over rows [m0, m1), all K blocks, while panel next_p (-1: none) is
+ * prefetched into L2, a slice of its lines per tile: the weights come from DRAM (1 GB of int8
+ * for EVA-g, read once per call at batch 1) and without this the first row tile of every panel
+ * waits on them. */
+static void q8_panel(const q8_job *j, int32_t *part, int m0, int m1, int p, int next_p) {
     int kq = (int)j->L.kq;
     int flags = gemm_block_flags(j->epi, j->bias, 0, j->K, j->K);   /* one pass over K (int32 partials between blocks) */
     int kqb = kq > Q8_KQ_BLOCK ? Q8_KQ_BLOCK : kq;
     int n = p * EVA_Q8_NR, nr = EVA_MIN(EVA_Q8_NR, j->N - n);
     const int8_t *bp = j->W->packed + (size_t)p * (size_t)kq * EVA_Q8_NR * 4;
+    const char *pf = next_p >= 0 && g_q8_prefetch ? (const char *)(j->W->packed + (size_t)next_p * (size_t)kq * EVA_Q8_NR * 4) : NULL;
+    int pf_total = pf ? kq * EVA_Q8_NR * 4 / 64 : 0;
+    int steps = ((kq + kqb - 1) / kqb) * ((m1 - m0 + EVA_Q8_MR - 1) / EVA_Q8_MR), step = 0;
     for (int q0 = 0; q0 < kq; q0 += kqb) {
         int qn = EVA_MIN(kqb, kq - q0);
         int f = (q0 + qn < kq ? Q8_F_PART_STORE : flags) | (q0 > 0 ? Q8_F_PART_LOAD : 0);
-        for (int m = m0; m < m1; m += EVA_Q8_MR) {
+        for (int m = m0; m < m1; m += EVA_Q8_MR, step++) {
             int mr = EVA_MIN(EVA_Q8_MR, m1 - m);
+            int l0 = (int)((long long)step * pf_total / steps), l1 = (int)((long long)(step + 1) * pf_total / steps);
             const uint8_t *ap = j->L.aq + ((size_t)(m / EVA_Q8_MR) * (size_t)kq + (size_t)q0) * EVA_Q8_MR * 4;
             eva_q8_tile_avx512(qn, ap, bp + (size_t)q0 * EVA_Q8_NR * 4, j->C + (size_t)m * (size_t)j->ldc + n, j->ldc,
                                mr, nr, f, j->L.ascale + m, j->W->scale + n, j->W->rowsum + n,
-                               j->bias ? j->bias + n : NULL, part + (size_t)(m - m0) * EVA_Q8_NR);
+                               j->bias ? j->bias + n : NULL, part + (size_t)(m - m0) * EVA_Q8_NR,
+                               pf ? pf + (size_t)l0 * 64 : NULL, l1 - l0);
         }
     }
 }
@@ -189,7 +200,7 @@ static void q8_task(void *ctx, int task, int thread) {
     int p0 = (int)((long long)ch * j->npanels / j->nchunks);
     int p1 = (int)((long long)(ch + 1) * j->npanels / j->nchunks);
     int32_t *part = j->part + (size_t)thread * j->part_stride;
-    for (int p = p0; p < p1; p++) q8_panel(j, part, m0, m1, p);
+    for (int p = p0; p < p1; p++) q8_panel(j, part, m0, m1, p, p + 1 < p1 ? p + 1 : -1);
 }
 
 /* One row block: the threads share the panels through panel_sched.h. */
@@ -197,7 +208,7 @@ static void q8_steal_task(void *ctx, int task, int thread) {
     const q8_job *j = ctx;
     int32_t *part = j->part + (size_t)thread * j->part_stride;
     int p, next;
-    while ((p = eva_panel_take(j->ranges, j->nranges, task, &next)) >= 0) q8_panel(j, part, 0, j->M, p);
+    while ((p = eva_panel_take(j->ranges, j->nranges, task, &next)) >= 0) q8_panel(j, part, 0, j->M, p, next);
 }
 
 static int gcd_int(int a, int b) {
