@@ -79,8 +79,11 @@ AI void pack_rows(float *dst, int ld, const float *src, size_t row, int nk, int 
     }
 }
 
-/* st[j][0..FQ) = sum_d k_j[d] qt[d][0..FQ) for the nk (<= FK) keys at kbase (row stride row). */
-AI void logits_tile(const float *qt, const float *kbase, size_t row, int hd, int nk, float *st, const int qv) {
+/* st[j][0..FQ) = sum_d k_j[d] qt[d][0..FQ) for the nk (<= FK_MAX) keys at kbase (row stride row),
+ * and mx[v] = max(mx[v], every new logit) while they are still in registers (the padding rows of
+ * the last micro-tile repeat the last key, so they never raise the max). */
+AI void logits_tile(const float *qt, const float *kbase, size_t row, int hd, int nk, float *st, __m512 *mx,
+                    const int qv) {
     for (int j0 = 0; j0 < nk; j0 += FR) {
         const float *kp[FR];
         __m512 sv[FR][QV];
@@ -111,7 +114,10 @@ AI void logits_tile(const float *qt, const float *kbase, size_t row, int hd, int
 #pragma GCC unroll 8
         for (int r = 0; r < FR; r++) {
 #pragma GCC unroll 4
-            for (int v = 0; v < qv; v++) _mm512_store_ps(st + (size_t)(j0 + r) * FQ + 16 * v, sv[r][v]);
+            for (int v = 0; v < qv; v++) {
+                _mm512_store_ps(st + (size_t)(j0 + r) * FQ + 16 * v, sv[r][v]);
+                mx[v] = _mm512_max_ps(mx[v], sv[r][v]);
+            }
         }
     }
 }
@@ -195,14 +201,12 @@ AI void fa_block_qv(const fa_job *jb, int b, int h, int i0, const float *kb, con
             int r0 = kbi * next_rows / key_blocks, r1 = (kbi + 1) * next_rows / key_blocks;
             prefetch_rows(qbase + (size_t)(i0 + FQ + r0) * row, row, r1 - r0, (size_t)hd * sizeof(float));
         }
-        logits_tile(qt, kb + (size_t)k0 * krow, krow, hd, nk, st, qv);
-        /* online softmax across the FQ queries: new max, rescale factor, p = exp(s - max) */
+        /* online softmax across the FQ queries: new max (formed by logits_tile), rescale factor,
+           p = exp(s - max) */
         __m512 n[QV], a[QV], sum[QV];
 #pragma GCC unroll 4
         for (int v = 0; v < qv; v++) n[v] = m[v], sum[v] = _mm512_setzero_ps();
-        for (int j = 0; j < nk; j++)
-#pragma GCC unroll 4
-            for (int v = 0; v < qv; v++) n[v] = _mm512_max_ps(n[v], _mm512_load_ps(st + (size_t)j * FQ + 16 * v));
+        logits_tile(qt, kb + (size_t)k0 * krow, krow, hd, nk, st, n, qv);
 #pragma GCC unroll 4
         for (int v = 0; v < qv; v++) a[v] = eva_exp512(_mm512_max_ps(_mm512_sub_ps(m[v], n[v]), lo));
         for (int j = 0; j < nk; j++) {
