@@ -3,9 +3,61 @@
  * tiny_p14to16 (kernel <= 1e-6 abs, outputs at the giant tolerance; timm's pinv variant against
  * the informational timm_loader outputs). Weight panels (--layout panels): the file holds
  * F32 [ceil(N/32), K, 32] block matrices that load as views into the mmap (64-byte aligned by the
- * writer), and every combination of stored / requested layout gives bit-identical outputs. */
+ * writer), and every combination of stored / requested layout gives bit-identical outputs.
+ * eva_release_file_pages (checkpoint pages of matrices converted at load leave the process): the
+ * resident page count drops, the data reads back the same, other memory is left alone. */
 #include "models/vit.h"
 #include "test_util.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+/* Resident pages of this process (Linux /proc/self/statm), or -1. */
+static long resident_pages(void) {
+    FILE *fp = fopen("/proc/self/statm", "r");
+    long size = 0, res = -1;
+    if (fp && fscanf(fp, "%ld %ld", &size, &res) != 2) res = -1;
+    if (fp) fclose(fp);
+    return res;
+}
+
+/* eva_release_file_pages: the pages of a mapped checkpoint range leave this process's memory,
+ * the data reads back the same from the file, and ranges outside the mapping are left alone. */
+static void test_release_pages(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/release.bin", test_tmp_dir());
+    enum { BYTES = 4 << 20 };
+    uint8_t *buf = malloc(BYTES);
+    FILE *fp = fopen(path, "wb");
+    CHECK(buf && fp, "cannot write %s", path);
+    if (!buf || !fp) { free(buf); if (fp) fclose(fp); return; }
+    for (size_t i = 0; i < BYTES; i++) buf[i] = (uint8_t)(i * 131 + (i >> 12));
+    CHECK(fwrite(buf, 1, BYTES, fp) == BYTES, "short write");
+    fclose(fp);
+    eva_mapped_file mf;
+    CHECK_OK(eva_map_file(path, &mf));
+    if (mf.data) {
+        unsigned long sum = 0;
+        for (size_t i = 0; i < BYTES; i += 512) sum += mf.data[i];   /* touch every page */
+        long before = resident_pages();
+        eva_release_file_pages(&mf, mf.data + 100, BYTES - 200);     /* all but the two partial pages */
+        long after = resident_pages();
+        long page = sysconf(_SC_PAGESIZE);
+        if (before < 0 || page <= 0) {
+            printf("SKIPPED: resident-page check (no /proc/self/statm)\n");
+        } else {
+            printf("release: %ld -> %ld resident pages (%ld in the range)\n", before, after, (long)(BYTES / page) - 2);
+            CHECK(before - after >= (long)(BYTES / page) * 3 / 4, "released %ld pages of %ld", before - after,
+                  (long)(BYTES / page));
+        }
+        CHECK(memcmp(mf.data, buf, BYTES) == 0 && sum > 0, "data changed after the release");
+        eva_release_file_pages(&mf, buf, BYTES);   /* not in the mapping: ignored */
+        CHECK(buf[12345] == (uint8_t)(12345 * 131 + 3), "a buffer outside the mapping was touched");
+        eva_unmap_file(&mf);
+    }
+    free(buf);
+    remove(path);
+}
 
 static void forward_logits(const char *path, const eva_model_params *p, const float *input, int B, int S, float *logits,
                            float *pre) {
@@ -54,6 +106,8 @@ int main(void) {
         test_compare(k ? "bf16 weights logits" : "f16 weights logits", got, ref_logits, 20, k ? 3e-2 : 4e-3);
     }
     CHECK(eva_model_save(m, path, EVA_I32, NULL) == EVA_ERR_UNSUPPORTED, "I32 save accepted");
+
+    test_release_pages();
 
     /* weight panels: saved, loaded as views, same numbers whichever layout runs */
     snprintf(path, sizeof path, "%s/conv_panels.safetensors", test_tmp_dir());

@@ -120,6 +120,11 @@ typedef struct eva_mapped_file {
 
 eva_status eva_map_file(const char *path, eva_mapped_file *out);
 void eva_unmap_file(eva_mapped_file *mf);
+/* Drop the pages of [p, p+n) (whole pages inside it) from this process's memory when the range
+ * lies in the read-only file mapping mf: a later access reads them back from the file, so it is
+ * only a hint; anything else (a copy, an anonymous block) is left alone. For checkpoint tensors
+ * that were converted into the model's own memory at load. */
+void eva_release_file_pages(const eva_mapped_file *mf, const void *p, size_t n);
 
 /* Atomic output: write to "<path>.tmp.<pid>", fsync, rename. */
 typedef struct eva_atomic_file {

@@ -55,6 +55,21 @@ eva_status eva_map_file(const char *path, eva_mapped_file *out) {
     return EVA_OK;
 }
 
+void eva_release_file_pages(const eva_mapped_file *mf, const void *p, size_t n) {
+    if (!mf || !mf->mapped || !p || n == 0) return;
+    uintptr_t lo = (uintptr_t)mf->data, hi = lo + mf->size, a = (uintptr_t)p;
+    if (a < lo || a > hi || n > hi - a) return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t start = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1), end = (a + n) & ~((uintptr_t)page - 1);
+#ifdef MADV_DONTNEED
+    if (end > start) (void)madvise((void *)start, end - start, MADV_DONTNEED);   /* a refusal changes nothing */
+#else
+    (void)start;
+    (void)end;
+#endif
+}
+
 void eva_unmap_file(eva_mapped_file *mf) {
     if (mf->mapped && mf->data) munmap((void *)mf->data, mf->size);
     memset(mf, 0, sizeof *mf);

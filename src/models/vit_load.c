@@ -346,6 +346,7 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
             return;
         }
         memcpy(dst, nt->t.data, np * sizeof(float));
+        eva_release_file_pages(&m->map.file, nt->t.data, np * sizeof(float));
         lp->panels = dst;
         return;
     }
@@ -414,6 +415,10 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
     }
     free(row);
     free(qrow);
+    /* the stored matrix is not referenced by the model: drop its pages of the checkpoint's
+       mapping, so converting at load (--dtype q8 on an fp32 file, say) does not keep both in
+       memory (measured below in README "Low-precision weights") */
+    if (b->st == EVA_OK) eva_release_file_pages(&m->map.file, nt->t.data, nk * eva_dtype_size(nt->t.dtype));
     if (f32dst) *f32 = f32dst;
     lp->panels = pdst;
     lp->bf16 = bfdst;
