@@ -7,6 +7,7 @@
  * Usage: attn_ab THREADS ROUNDS */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c17 */
 #include "ops/ops.h"
+#include "ab_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +15,6 @@
 
 typedef void attn_fn(eva_pool *, const float *, float *, float *, int, int, int, int, bool);
 attn_fn attn_ab_a, attn_ab_b;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 /* GFLOP/s of `reps` calls (~20 ms in all) */
 static double rate(attn_fn *f, eva_pool *pool, const float *qkv, float *out, int N, int reps) {

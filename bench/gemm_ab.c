@@ -10,23 +10,13 @@
  * Usage: gemm_ab [ROUNDS] [THREADS] */
 #define _POSIX_C_SOURCE 200809L
 #include "ops/gemm.h"
+#include "ab_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 enum { M = 257, D = 1408, F = 6144, Q = 3 * D, COPIES = 6 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 typedef struct block_weights {
     float *qkv, *proj, *fc1, *fc2, *bq, *bp, *b1, *b2;

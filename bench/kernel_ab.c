@@ -12,6 +12,7 @@
  * Usage: kernel_ab THREADS ROUNDS */
 #define _POSIX_C_SOURCE 200809L /* pthread barriers, clock_gettime under -std=c17 */
 #include "ops/gemm_internal.h"
+#include "ab_util.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -33,12 +34,6 @@ static int g_copy, g_threads;
 static const gemm_isa *g_isa;
 static volatile int g_stop;
 static pthread_barrier_t g_start, g_done;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void panels(const worker *t) {
     const gemm_isa *isa = g_isa;
@@ -71,11 +66,6 @@ static double timed(const gemm_isa *isa) {
     pthread_barrier_wait(&g_start);
     pthread_barrier_wait(&g_done);
     return 2.0 * M * N * K / (now() - t0) * 1e-9;
-}
-
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
 }
 
 int main(int argc, char **argv) {

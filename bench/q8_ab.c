@@ -6,6 +6,7 @@
  * Usage: q8_ab [ROUNDS] [THREADS] [M] */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c17 */
 #include "ops/gemm_lowp.h"
+#include "ab_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +17,6 @@ enum { COPIES = 16 };
 static const int shapes[4][3] = {   /* N, K, epilogue: qkv, proj (+x), fc1 (GELU), fc2 (+x) */
     {4224, 1408, EVA_GEMM_STORE}, {1408, 1408, EVA_GEMM_ACCUMULATE}, {6144, 1408, EVA_GEMM_GELU},
     {1408, 6144, EVA_GEMM_ACCUMULATE}};
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 static eva_q8_weight make_weight(int N, int K, int seed) {
     size_t rows = eva_q8_padded_rows(N);

@@ -168,12 +168,13 @@ AI void load_queries_t(float *qt, const float *qbase, size_t row, int i0, int ni
                 r[k] = i < ni ? _mm512_maskz_loadu_ps(cm, qbase + (size_t)(i0 + i) * row + c0) : _mm512_setzero_ps();
             }
             transpose16(r);
-            for (int d = 0; d < 16 && c0 + d < hd; d++) _mm512_store_ps(qt + (size_t)(c0 + d) * FQ + 16 * v, _mm512_mul_ps(r[d], sc));
+            for (int d = 0; d < 16 && c0 + d < hd; d++)
+                _mm512_store_ps(qt + (size_t)(c0 + d) * FQ + 16 * v, _mm512_mul_ps(r[d], sc));
         }
 }
 
-/* One block of up to FQ queries (from i0, 16·qv slots) of head (b, h) against all N keys. kb, vb: K and V of the
- * head, row j at kb + j·krow (packed: krow = ld; in place: krow = 3D). */
+/* One block of up to FQ queries (from i0, in 16·qv slots) of head (b, h) against all N keys.
+ * kb, vb: K and V of the head, row j at kb + j·krow (packed: krow = ld; in place: krow = 3D). */
 AI void fa_block_qv(const fa_job *jb, int b, int h, int i0, const float *kb, const float *vb, size_t krow,
                     bool prefetch_next, const int qv) {
     int hd = jb->hd, N = jb->N, D = jb->D, ld = (hd + 15) / 16 * 16;
@@ -194,7 +195,8 @@ AI void fa_block_qv(const fa_job *jb, int b, int h, int i0, const float *kb, con
 
     /* the next block's queries (rows a page apart, not prefetched by the hardware) are fetched a
        slice per key block: measured 10 % of this function's time stalled on them otherwise */
-    int next_rows = prefetch_next ? EVA_MIN(FQ, N - (i0 + FQ)) : 0, key_blocks = N <= FK_MAX ? 1 : (N - 16 + FK - 1) / FK;
+    int next_rows = prefetch_next ? EVA_MIN(FQ, N - (i0 + FQ)) : 0;
+    int key_blocks = N <= FK_MAX ? 1 : (N - 16 + FK - 1) / FK;   /* the last one merged */
     for (int k0 = 0, kbi = 0; k0 < N; k0 += FK, kbi++) {
         int nk = N - k0 <= FK_MAX ? N - k0 : FK;
         if (next_rows > 0) {

@@ -174,7 +174,9 @@ static void q8_panel(const q8_job *j, int32_t *part, int m0, int m1, int p, int 
     int kqb = kq > Q8_KQ_BLOCK ? Q8_KQ_BLOCK : kq;
     int n = p * EVA_Q8_NR, nr = EVA_MIN(EVA_Q8_NR, j->N - n);
     const int8_t *bp = j->W->packed + (size_t)p * (size_t)kq * EVA_Q8_NR * 4;
-    const char *pf = next_p >= 0 && g_q8_prefetch ? (const char *)(j->W->packed + (size_t)next_p * (size_t)kq * EVA_Q8_NR * 4) : NULL;
+    const char *pf = next_p >= 0 && g_q8_prefetch
+                         ? (const char *)(j->W->packed + (size_t)next_p * (size_t)kq * EVA_Q8_NR * 4)
+                         : NULL;
     int pf_total = pf ? kq * EVA_Q8_NR * 4 / 64 : 0;
     int steps = ((kq + kqb - 1) / kqb) * ((m1 - m0 + EVA_Q8_MR - 1) / EVA_Q8_MR), step = 0;
     for (int q0 = 0; q0 < kq; q0 += kqb) {
