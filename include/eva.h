@@ -110,8 +110,9 @@ typedef enum eva_ckpt_policy {
 typedef enum eva_weight_layout {
     EVA_LAYOUT_AS_STORED = 0,  /* as the file has them: rows, or panels in a --layout panels file */
     EVA_LAYOUT_ROWS = 1,       /* PyTorch's [N, K] rows (a panels file is unpacked into memory) */
-    EVA_LAYOUT_PANELS = 2,     /* the GEMM kernel's 32-column panels: no packing per call (~5 % faster
-                                  at batch 1); a rows file is packed into memory (a second copy) */
+    EVA_LAYOUT_PANELS = 2,     /* the GEMM kernel's 32-column panels: no packing per call (4-9 %
+                                  faster at batch 1); a rows file is packed into the model's memory
+                                  and the file's pages of those matrices are released */
 } eva_weight_layout;
 
 typedef struct eva_model_params {

@@ -68,7 +68,8 @@ const char help_bench[] =
     "--layout panels holds fp32 block matrices in the GEMM kernel's panel layout (no weight\n"
     "packing per call), as a file from `eva convert --layout panels` does by itself; with\n"
     "--synthetic the formula weights are generated that way, with a rows file they are packed\n"
-    "at load (a second copy). The header line and weight_layout in the JSON say which ran.\n"
+    "at load (a copy; the file's pages are released). The header line and weight_layout in the\n"
+    "JSON say which ran.\n"
     "Example: eva bench --arch eva_giant_patch14_224 --synthetic -t 2\n";
 
 static int cmp_double(const void *a, const void *b) {

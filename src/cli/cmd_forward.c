@@ -38,8 +38,9 @@ const char help_forward[] =
     "  --dtype f32|bf16|q8  compute the block matrices from fp32, bf16 or int8 weights (default:\n"
     "                       the file's own, eva.dtype metadata; else f32)\n"
     "  --layout rows|panels fp32 block matrices as rows or as the GEMM kernel's 32-column panels\n"
-    "                       (default: as stored; a rows file is then packed at load, a copy;\n"
-    "                       `eva convert --layout panels` writes a file that needs no copy)\n"
+    "                       (default: as stored; a rows file is then packed at load, into\n"
+    "                       memory that replaces the file's pages; `eva convert --layout\n"
+    "                       panels` writes a file that needs no packing)\n"
     "  -t, --threads N      worker threads (default: all cores)\n"
     "  --reference          use the plain reference kernels (slow; for debugging)\n";
 
