@@ -417,7 +417,8 @@ static void bind_linear(binder *b, const char *name, int64_t N, int64_t K, const
     free(qrow);
     /* the stored matrix is not referenced by the model: drop its pages of the checkpoint's
        mapping, so converting at load (--dtype q8 on an fp32 file, say) does not keep both in
-       memory (measured below in README "Low-precision weights") */
+       memory (EVA-g --dtype q8 from the 4 GB .pt: 1126 MB peak RSS instead of 4853; README,
+       "Attention, int8 prefetch, memory at load") */
     if (b->st == EVA_OK) eva_release_file_pages(&m->map.file, nt->t.data, nk * eva_dtype_size(nt->t.dtype));
     if (f32dst) *f32 = f32dst;
     lp->panels = pdst;
