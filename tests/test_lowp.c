@@ -17,7 +17,10 @@
  *                                the worst case of rounding each operand to its int8 grid.
  * Models (golden tiny, batch 2): bf16 pre-logits/logits vs fp32 cos >= 0.99999, q8 cos >= 0.999
  * (max relative error printed); q8 files written by eva_model_save load with no flags and
- * reproduce the on-the-fly quantised model exactly; bf16 files load as bf16 (cos >= 0.99999). */
+ * reproduce the on-the-fly quantised model exactly; bf16 files load as bf16 (cos >= 0.99999);
+ * synthetic bf16 / q8 models (generated without fp32 block matrices) equal the fp32 synthetic
+ * model converted at load, bit for bit. */
+#include "models/vit.h"
 #include "ops/gemm_internal.h"
 #include "ops/gemm_lowp.h"
 #include "test_util.h"
@@ -286,6 +289,51 @@ static void run_model(const char *path, eva_dtype dt, const float *input, run_ou
     eva_model_free(m);
 }
 
+/* Forward of model m (batch 2, 224 px) into o; frees m. */
+static void run_built(eva_model *m, const float *input, run_out *o) {
+    memset(o, 0, sizeof *o);
+    if (!m) return;
+    eva_ctx *ctx = NULL;
+    CHECK_OK(eva_ctx_create(m, 2, &ctx));
+    eva_outputs out = {.logits = o->logits, .pre_logits = o->pre};
+    if (ctx) CHECK_OK(eva_forward(ctx, input, 2, 224, &out));
+    eva_ctx_free(ctx);
+    eva_model_free(m);
+}
+
+/* A synthetic bf16 / q8 model is generated with its block matrices already in that form (the
+ * fp32 matrices never exist): the same numbers as the fp32 synthetic model saved to a file and
+ * converted at load, bit for bit. */
+static void test_synthetic_lowp(const float *input) {
+    eva_model_params p = eva_model_default_params();
+    eva_model *f32 = NULL;
+    CHECK_OK(eva_model_synthetic("eva_tiny_test", &p, &f32));
+    if (!f32) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/synthetic_f32.safetensors", test_tmp_dir());
+    CHECK_OK(eva_model_save(f32, path, EVA_F32, "test"));
+    eva_model_free(f32);
+    static const eva_dtype dts[2] = {EVA_BF16, EVA_Q8};
+    for (int i = 0; i < 2; i++) {
+        run_out direct, loaded;
+        p.weight_dtype = dts[i];
+        eva_model *m = NULL;
+        CHECK_OK(eva_model_synthetic("eva_tiny_test", &p, &m));
+        if (m) {
+            const eva_named_tensor *t = eva_tensor_map_find(&m->map, "blocks.0.mlp.fc1.weight");
+            eva_dtype want = dts[i] == EVA_Q8 ? EVA_I8 : EVA_BF16;
+            CHECK(t && t->t.dtype == want, "synthetic %s model: fc1 generated as %s", eva_dtype_name(dts[i]),
+                  t ? eva_dtype_name(t->t.dtype) : "(missing)");
+            CHECK(eva_model_weight_dtype(m) == dts[i], "synthetic model computes in %s",
+                  eva_dtype_name(eva_model_weight_dtype(m)));
+        }
+        run_built(m, input, &direct);
+        run_model(path, dts[i], input, &loaded, NULL);
+        CHECK(memcmp(&direct, &loaded, sizeof direct) == 0,
+              "synthetic %s model differs from the fp32 file converted at load", eva_dtype_name(dts[i]));
+    }
+}
+
 /* bf16 activations cost more than bf16 weights alone: measured on the golden tiny (batch 2) */
 #define BF16_DOT_MIN_COS 0.99999
 
@@ -301,6 +349,7 @@ static void test_models(void) {
     eva_tensor_file_close(gold);
     if (!input) return;
     CHECK(n == 2 * 3 * 224 * 224, "input size %zu", n);
+    test_synthetic_lowp(input);
     static run_out f32, bf, bfdot, q8, q8ref, q8file, bffile;
     eva_dtype dt = EVA_F32;
     setenv("EVA_REFERENCE", "0", 1);

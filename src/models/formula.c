@@ -3,6 +3,7 @@
  * full-size EVA-g can be built and checked against the reference without any download. */
 #include "models/vit.h"
 #include "ops/gemm.h"
+#include "ops/gemm_lowp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,12 +54,18 @@ static void formula_kind(const char *name, double *offset, double *scale) {
     else { *offset = 0; *scale = 0.015625; }   /* biases, q_bias, v_bias */
 }
 
-typedef struct { char name[64]; int ndim; int64_t shape[4]; int64_t panel_rows; /* N of a panels matrix, else 0 */ } spec;
+typedef struct {
+    char name[64];
+    int ndim;
+    int64_t shape[4];
+    int64_t panel_rows;   /* N of a panels matrix, else 0 */
+    eva_dtype dtype;      /* F32; BF16 or I8 (+ a ".scale" F32 [N] entry) for block matrices of a bf16 / q8 model */
+} spec;
 
 eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_model_params *p) {
     int64_t D = a->width, F = a->mlp, P = a->patch, G = a->img_size / a->patch;
     int C = p->num_classes > 0 ? p->num_classes : a->num_classes;
-    int n = 0, cap = 16 + 13 * a->depth;
+    int n = 0, cap = 16 + 17 * a->depth;   /* 13 tensors a block, + 4 ".scale" for a q8 model */
     spec *sp = eva_calloc((size_t)cap, sizeof *sp);
     if (!sp) return EVA_ERR_NOMEM;
 #define ADD(nm, nd, ...) do { snprintf(sp[n].name, sizeof sp[n].name, "%s", nm); sp[n].ndim = nd; \
@@ -100,27 +107,67 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
         sp[i].shape[0] = (sp[i].panel_rows + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
         sp[i].shape[2] = EVA_PANEL_WIDTH;
     }
+    /* a bf16 or q8 model: the block matrices are generated straight in that form (bf16 rounded,
+       or int8 rows with their scales, exactly as eva_vit_bind would convert the fp32 values), so
+       the fp32 matrices never exist: peak memory is that of the model it becomes */
+    eva_dtype low = p->weight_layout == EVA_LAYOUT_PANELS ? EVA_F32
+                    : p->weight_dtype == EVA_BF16      ? EVA_BF16
+                    : p->weight_dtype == EVA_Q8        ? EVA_I8
+                                                       : EVA_F32;
+    for (int i = 0; i < n; i++) {
+        const char *dot = strrchr(sp[i].name, '.');
+        bool matrix = sp[i].ndim == 2 && !strncmp(sp[i].name, "blocks.", 7) && dot && !strcmp(dot, ".weight");
+        if (!matrix || low == EVA_F32) continue;
+        sp[i].dtype = low;
+        if (low == EVA_I8) {   /* its per-row scales go right after it (the generator writes both) */
+            memmove(&sp[i + 2], &sp[i + 1], sizeof *sp * (size_t)(n - i - 1));
+            spec sc = {.ndim = 1, .shape = {sp[i].shape[0]}, .dtype = EVA_F32};
+            snprintf(sc.name, sizeof sc.name, "%s.scale", sp[i].name);
+            sp[i + 1] = sc;
+            n++;
+            i++;
+        }
+    }
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         size_t k = 1;
         for (int d = 0; d < sp[i].ndim; d++) k *= (size_t)sp[i].shape[d];
-        total += (k + 15) & ~(size_t)15;
+        total += (k * eva_dtype_size(sp[i].dtype) + 63) & ~(size_t)63;
     }
-    float *block = eva_aligned_alloc(total * sizeof(float));
+    char *block = eva_aligned_alloc(total);
     if (!block) { free(sp); return EVA_ERR_NOMEM; }
     eva_status st = eva_tensor_map_own(&m->map, block);
     snprintf(m->map.source, sizeof m->map.source, "synthetic:%s", a->name);
     size_t pos = 0;
+    float *scale_of_last = NULL;   /* where the next ".scale" entry's values already are */
     for (int i = 0; i < n && st == EVA_OK; i++) {
-        eva_tensor t = {.dtype = EVA_F32, .ndim = sp[i].ndim, .data = block + pos};
+        eva_tensor t = {.dtype = sp[i].dtype, .ndim = sp[i].ndim, .data = block + pos};
         size_t k = 1;
         for (int d = 0; d < sp[i].ndim; d++) { t.shape[d] = sp[i].shape[d]; k *= (size_t)sp[i].shape[d]; }
         eva_tensor_set_contiguous_strides(&t);
         double off, sc;
         formula_kind(sp[i].name, &off, &sc);
         uint64_t h = eva_formula_hash(sp[i].name);
-        float *dst = block + pos;
-        if (sp[i].panel_rows) {
+        float *dst = (float *)(block + pos);
+        size_t bytes = (k * eva_dtype_size(sp[i].dtype) + 63) & ~(size_t)63;
+        if (sp[i].dtype == EVA_BF16) {
+            uint16_t *o = (uint16_t *)(block + pos);
+            for (size_t j = 0; j < k; j++) o[j] = eva_f32_to_bf16((float)(off + sc * formula_u(h, j)));
+        } else if (sp[i].dtype == EVA_I8) {
+            /* row by row: the fp32 row, then eva_q8_quantize_row as the binder would; the row
+               scales go to the ".scale" entry, which is laid out right after this one */
+            int64_t N = sp[i].shape[0], K = sp[i].shape[1];
+            float *row = malloc(sizeof(float) * (size_t)K);
+            if (!row) { st = EVA_ERR_NOMEM; break; }
+            scale_of_last = (float *)(block + pos + bytes);   /* filled below, before its entry is added */
+            for (int64_t r = 0; r < N; r++) {
+                for (int64_t kk = 0; kk < K; kk++) row[kk] = (float)(off + sc * formula_u(h, (uint64_t)(r * K + kk)));
+                scale_of_last[r] = eva_q8_quantize_row(row, (int)K, (int8_t *)(block + pos) + (size_t)r * (size_t)K);
+            }
+            free(row);
+        } else if (scale_of_last && ends_with(sp[i].name, ".scale")) {
+            scale_of_last = NULL;   /* written with its matrix */
+        } else if (sp[i].panel_rows) {
             /* element [p, kk, jj] is W[32p + jj, kk] of the row-major formula tensor */
             int64_t N = sp[i].panel_rows, K = sp[i].shape[1];
             float *o = dst;
@@ -131,7 +178,7 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
         } else {
             for (size_t j = 0; j < k; j++) dst[j] = (float)(off + sc * formula_u(h, j));
         }
-        pos += (k + 15) & ~(size_t)15;
+        pos += bytes;
         st = eva_tensor_map_add(&m->map, sp[i].name, &t);
     }
     free(sp);
