@@ -159,7 +159,7 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
             int64_t N = sp[i].shape[0], K = sp[i].shape[1];
             float *row = malloc(sizeof(float) * (size_t)K);
             if (!row) { st = EVA_ERR_NOMEM; break; }
-            scale_of_last = (float *)(block + pos + bytes);   /* filled below, before its entry is added */
+            scale_of_last = (float *)(block + pos + bytes);   /* the next entry's storage, filled here */
             for (int64_t r = 0; r < N; r++) {
                 for (int64_t kk = 0; kk < K; kk++) row[kk] = (float)(off + sc * formula_u(h, (uint64_t)(r * K + kk)));
                 scale_of_last[r] = eva_q8_quantize_row(row, (int)K, (int8_t *)(block + pos) + (size_t)r * (size_t)K);
