@@ -273,23 +273,7 @@ typedef struct run_out {
     float pre[2 * 192], logits[2 * 10];
 } run_out;
 
-static void run_model(const char *path, eva_dtype dt, const float *input, run_out *o, eva_dtype *got_dt) {
-    memset(o, 0, sizeof *o);
-    eva_model_params p = eva_model_default_params();
-    p.weight_dtype = dt;
-    eva_model *m = NULL;
-    CHECK_OK(eva_model_load(path, &p, &m));
-    if (!m) return;
-    if (got_dt) *got_dt = eva_model_weight_dtype(m);
-    eva_ctx *ctx = NULL;
-    CHECK_OK(eva_ctx_create(m, 2, &ctx));
-    eva_outputs out = {.logits = o->logits, .pre_logits = o->pre};
-    if (ctx) CHECK_OK(eva_forward(ctx, input, 2, 224, &out));
-    eva_ctx_free(ctx);
-    eva_model_free(m);
-}
-
-/* Forward of model m (batch 2, 224 px) into o; frees m. */
+/* Forward of model m (batch 2, 224 px) into o (zeros when m is NULL); frees m. */
 static void run_built(eva_model *m, const float *input, run_out *o) {
     memset(o, 0, sizeof *o);
     if (!m) return;
@@ -299,6 +283,15 @@ static void run_built(eva_model *m, const float *input, run_out *o) {
     if (ctx) CHECK_OK(eva_forward(ctx, input, 2, 224, &out));
     eva_ctx_free(ctx);
     eva_model_free(m);
+}
+
+static void run_model(const char *path, eva_dtype dt, const float *input, run_out *o, eva_dtype *got_dt) {
+    eva_model_params p = eva_model_default_params();
+    p.weight_dtype = dt;
+    eva_model *m = NULL;
+    CHECK_OK(eva_model_load(path, &p, &m));
+    if (m && got_dt) *got_dt = eva_model_weight_dtype(m);
+    run_built(m, input, o);
 }
 
 /* A synthetic bf16 / q8 model is generated with its block matrices already in that form (the

@@ -60,7 +60,15 @@ typedef struct {
     int64_t shape[4];
     int64_t panel_rows;   /* N of a panels matrix, else 0 */
     eva_dtype dtype;      /* F32; BF16 or I8 (+ a ".scale" F32 [N] entry) for block matrices of a bf16 / q8 model */
+    bool with_matrix;     /* that ".scale" entry: written together with its matrix, just before it */
 } spec;
+
+/* attn.qkv / attn.proj / mlp.fc1 / mlp.fc2 weights: the matrices a panels or bf16 / q8 model
+ * holds in another form */
+static bool block_matrix(const spec *s) {
+    const char *dot = strrchr(s->name, '.');
+    return s->ndim == 2 && !strncmp(s->name, "blocks.", 7) && dot && !strcmp(dot, ".weight");
+}
 
 eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_model_params *p) {
     int64_t D = a->width, F = a->mlp, P = a->patch, G = a->img_size / a->patch;
@@ -99,9 +107,7 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
        layout (as a `--layout panels` file holds them), so nothing is packed or copied at bind */
     bool panels = p->weight_layout == EVA_LAYOUT_PANELS;
     for (int i = 0; i < n && panels; i++) {
-        const char *dot = strrchr(sp[i].name, '.');
-        bool matrix = sp[i].ndim == 2 && !strncmp(sp[i].name, "blocks.", 7) && dot && !strcmp(dot, ".weight");
-        if (!matrix) continue;
+        if (!block_matrix(&sp[i])) continue;
         sp[i].panel_rows = sp[i].shape[0];
         sp[i].ndim = 3;
         sp[i].shape[0] = (sp[i].panel_rows + EVA_PANEL_WIDTH - 1) / EVA_PANEL_WIDTH;
@@ -114,14 +120,12 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
                     : p->weight_dtype == EVA_BF16      ? EVA_BF16
                     : p->weight_dtype == EVA_Q8        ? EVA_I8
                                                        : EVA_F32;
-    for (int i = 0; i < n; i++) {
-        const char *dot = strrchr(sp[i].name, '.');
-        bool matrix = sp[i].ndim == 2 && !strncmp(sp[i].name, "blocks.", 7) && dot && !strcmp(dot, ".weight");
-        if (!matrix || low == EVA_F32) continue;
+    for (int i = 0; i < n && low != EVA_F32; i++) {
+        if (!block_matrix(&sp[i])) continue;
         sp[i].dtype = low;
         if (low == EVA_I8) {   /* its per-row scales go right after it (the generator writes both) */
             memmove(&sp[i + 2], &sp[i + 1], sizeof *sp * (size_t)(n - i - 1));
-            spec sc = {.ndim = 1, .shape = {sp[i].shape[0]}, .dtype = EVA_F32};
+            spec sc = {.ndim = 1, .shape = {sp[i].shape[0]}, .dtype = EVA_F32, .with_matrix = true};
             snprintf(sc.name, sizeof sc.name, "%s.scale", sp[i].name);
             sp[i + 1] = sc;
             n++;
@@ -139,7 +143,6 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
     eva_status st = eva_tensor_map_own(&m->map, block);
     snprintf(m->map.source, sizeof m->map.source, "synthetic:%s", a->name);
     size_t pos = 0;
-    float *scale_of_last = NULL;   /* where the next ".scale" entry's values already are */
     for (int i = 0; i < n && st == EVA_OK; i++) {
         eva_tensor t = {.dtype = sp[i].dtype, .ndim = sp[i].ndim, .data = block + pos};
         size_t k = 1;
@@ -159,14 +162,14 @@ eva_status eva_vit_build_synthetic(eva_model *m, const eva_arch *a, const eva_mo
             int64_t N = sp[i].shape[0], K = sp[i].shape[1];
             float *row = malloc(sizeof(float) * (size_t)K);
             if (!row) { st = EVA_ERR_NOMEM; break; }
-            scale_of_last = (float *)(block + pos + bytes);   /* the next entry's storage, filled here */
+            float *scales = (float *)(block + pos + bytes);   /* the next entry's storage */
             for (int64_t r = 0; r < N; r++) {
                 for (int64_t kk = 0; kk < K; kk++) row[kk] = (float)(off + sc * formula_u(h, (uint64_t)(r * K + kk)));
-                scale_of_last[r] = eva_q8_quantize_row(row, (int)K, (int8_t *)(block + pos) + (size_t)r * (size_t)K);
+                scales[r] = eva_q8_quantize_row(row, (int)K, (int8_t *)(block + pos) + (size_t)r * (size_t)K);
             }
             free(row);
-        } else if (scale_of_last && ends_with(sp[i].name, ".scale")) {
-            scale_of_last = NULL;   /* written with its matrix */
+        } else if (sp[i].with_matrix) {
+            /* already written with its matrix */
         } else if (sp[i].panel_rows) {
             /* element [p, kk, jj] is W[32p + jj, kk] of the row-major formula tensor */
             int64_t N = sp[i].panel_rows, K = sp[i].shape[1];
